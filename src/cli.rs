@@ -1,0 +1,272 @@
+//! The command line: flags over the config file over the defaults, then run.
+//!
+//! [`run_cli`] gives any handler the whole program (`--config`, `--mode`,
+//! every flag, logging, Ctrl+C) from one line of `main`, so an example
+//! protocol is as easy to run in every mode as the built-in echo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::echo::EchoHandler;
+use crate::framing::Framing;
+use crate::handler::{Handler, HandlerFactory};
+use crate::modes::Mode;
+use crate::server::Server;
+
+/// tcpmodes: one protocol handler, served one client at a time, a thread per
+/// client, or from a thread pool. With no subcommand it serves.
+#[derive(Debug, Parser)]
+#[command(name = "tcpmodes", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load-test a running echo server (any framing) and report msgs/s,
+    /// latency percentiles and errors.
+    Bench(crate::bench::BenchArgs),
+    /// Run the same benchmark against each mode, in-process, side by side.
+    Compare(crate::compare::CompareArgs),
+}
+
+/// Server settings from the command line; each overrides the config file.
+/// Defaults are listed in `config.toml`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with settings (default: ./config.toml when it exists)
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// How clients are served
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, value_name = "IP:PORT")]
+    addr: Option<String>,
+    /// Kernel queue of connections not yet accepted (listen backlog)
+    #[arg(long)]
+    backlog: Option<u32>,
+    /// Pool mode: worker threads
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Threads mode: connections served at once
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Pool mode: clients allowed to wait for a worker (0 = no limit)
+    #[arg(long)]
+    queue_limit: Option<usize>,
+    /// Built-in handler (the tcpmodes binary has `echo`)
+    #[arg(long)]
+    handler: Option<String>,
+    /// How messages are delimited
+    #[arg(long, value_enum)]
+    framing: Option<Framing>,
+    /// Echo: pause before each reply, like the lesson's time.sleep(1)
+    #[arg(long, value_name = "MS")]
+    delay_ms: Option<u64>,
+    /// Close a client that sends no complete message for this long (0 = never)
+    #[arg(long, value_name = "MS")]
+    read_timeout_ms: Option<u64>,
+    /// Close a client that does not read our replies for this long
+    #[arg(long, value_name = "MS")]
+    write_timeout_ms: Option<u64>,
+    /// At shutdown, time given to connections before they are cut
+    #[arg(long, value_name = "MS")]
+    shutdown_timeout_ms: Option<u64>,
+    /// Longest message accepted
+    #[arg(long, value_name = "BYTES")]
+    max_message_bytes: Option<usize>,
+    /// Stack of each connection thread, in KiB
+    #[arg(long, value_name = "KIB")]
+    thread_stack_kb: Option<usize>,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less log output (-q warnings only, -qq errors only)
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    quiet: u8,
+}
+
+impl ServeArgs {
+    /// Defaults, then the config file, then these flags; validated.
+    pub fn to_config(&self) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let (mut c, file) = Config::load(self.config.as_deref())?;
+        macro_rules! flag {
+            ($field:ident, $key:ident, $flag:literal) => {
+                if let Some(v) = &self.$field {
+                    c.$key = v.clone();
+                    c.set_by(stringify!($key), $flag);
+                }
+            };
+        }
+        flag!(mode, mode, "--mode");
+        flag!(addr, address, "--addr");
+        flag!(backlog, backlog, "--backlog");
+        flag!(workers, workers, "--workers");
+        flag!(max_connections, max_connections, "--max-connections");
+        flag!(queue_limit, queue_limit, "--queue-limit");
+        flag!(handler, handler, "--handler");
+        flag!(framing, framing, "--framing");
+        flag!(delay_ms, delay_ms, "--delay-ms");
+        flag!(read_timeout_ms, read_timeout_ms, "--read-timeout-ms");
+        flag!(write_timeout_ms, write_timeout_ms, "--write-timeout-ms");
+        flag!(
+            shutdown_timeout_ms,
+            shutdown_timeout_ms,
+            "--shutdown-timeout-ms"
+        );
+        flag!(max_message_bytes, max_message_bytes, "--max-message-bytes");
+        flag!(thread_stack_kb, thread_stack_kb, "--thread-stack-kb");
+        c.validate()?;
+        Ok((c, file))
+    }
+}
+
+/// The handlers the `tcpmodes` binary can serve by name (`handler = "echo"`).
+pub const BUILTIN_HANDLERS: [&str; 1] = ["echo"];
+
+/// The built-in handler named by `config.handler`, as a factory.
+pub fn builtin_factory(config: &Config) -> Result<Box<HandlerFactory>, ConfigError> {
+    match config.handler.as_str() {
+        "echo" => {
+            let delay = std::time::Duration::from_millis(config.delay_ms);
+            Ok(Box::new(move || Box::new(EchoHandler::new(delay))))
+        }
+        other => Err(ConfigError {
+            origin: config.origin("handler"),
+            message: format!(
+                "handler: unknown handler `{other}`; built in: {}",
+                BUILTIN_HANDLERS.join(", ")
+            ),
+        }),
+    }
+}
+
+/// The `tcpmodes` binary: serves the built-in handler the settings name.
+pub fn run_builtin() -> ExitCode {
+    run(Cli::parse(), None)
+}
+
+/// A whole server program for your handler: parses the command line, reads
+/// the config file, sets up logging and Ctrl+C, serves in the chosen mode,
+/// prints the summary at exit. `main` is one line:
+///
+/// ```no_run
+/// # use tcpmodes::{Action, Context, Handler};
+/// # #[derive(Default)] struct MyHandler;
+/// # impl Handler for MyHandler {
+/// #     fn on_message(&mut self, _: &[u8], _: &mut Context<'_>) -> Action { Action::Continue }
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     tcpmodes::run_cli(MyHandler::default)
+/// }
+/// ```
+///
+/// The `handler` setting is ignored (a warning says so when it is set): the
+/// program serves the handler it was built with.
+pub fn run_cli<H, F>(factory: F) -> ExitCode
+where
+    H: Handler,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    run(Cli::parse(), Some(Box::new(move || Box::new(factory()))))
+}
+
+fn run(cli: Cli, custom: Option<Box<HandlerFactory>>) -> ExitCode {
+    init_logging(cli.serve.verbose, cli.serve.quiet);
+    match cli.command {
+        Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
+        Some(Command::Compare(args)) => return crate::compare::main_compare(&args),
+        None => {}
+    }
+    let (config, file) = match cli.serve.to_config() {
+        Ok(c) => c,
+        Err(e) => return fail(&e, 2),
+    };
+    let program = std::env::args()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "custom".into());
+    let (factory, handler_name) = match custom {
+        Some(f) => {
+            if config.origin("handler") != "default" {
+                log::warn!(
+                    "{}: handler = `{}` ignored: this program serves its own handler",
+                    config.origin("handler"),
+                    config.handler
+                );
+            }
+            (f, program)
+        }
+        None => match builtin_factory(&config) {
+            Ok(f) => (f, config.handler.clone()),
+            Err(e) => return fail(&e, 2),
+        },
+    };
+    let server = match Server::bind_boxed(config, factory) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, 1),
+    };
+    let c = server.config();
+    let detail = match c.mode {
+        Mode::Serial => String::new(),
+        Mode::Threads => format!(", max_connections {}", c.max_connections),
+        Mode::Pool => format!(", workers {}", c.workers),
+    };
+    let from = file.map_or(String::new(), |f| format!(", config {}", f.display()));
+    // The first stdout line; scripts read the port from it.
+    println!(
+        "Listening on {} (mode {}{detail}, handler {handler_name}, framing {}{from})",
+        server.local_addr(),
+        c.mode,
+        c.framing
+    );
+    if let Err(e) = server.shutdown_handle().trigger_on_signals() {
+        log::warn!("Ctrl+C will not shut down gracefully: {e}");
+    }
+    let summary = server.run();
+    println!("{summary}");
+    ExitCode::SUCCESS
+}
+
+fn fail(e: &dyn std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(code)
+}
+
+/// Log lines read like the lesson's prints: the message alone for normal
+/// events, a `warning:` or `error:` prefix for problems. `-v`/`-q` move the
+/// level; `RUST_LOG` overrides both.
+fn init_logging(verbose: u8, quiet: u8) {
+    use std::io::Write;
+    let level = match (verbose, quiet) {
+        (0, 0) => "info",
+        (1, _) => "debug",
+        (v, _) if v >= 2 => "trace",
+        (_, 1) => "warn",
+        _ => "error",
+    };
+    let env = env_logger::Env::default().default_filter_or(format!("tcpmodes={level},warn"));
+    let _ = env_logger::Builder::from_env(env)
+        .format(|buf, record| {
+            let prefix = match record.level() {
+                log::Level::Error => "error: ",
+                log::Level::Warn => "warning: ",
+                log::Level::Info => "",
+                log::Level::Debug => "debug: ",
+                log::Level::Trace => "trace: ",
+            };
+            writeln!(buf, "{prefix}{}", record.args())
+        })
+        .try_init();
+}

@@ -1,0 +1,271 @@
+//! Serving one connection on a blocking socket: read, hand the bytes to the
+//! [`Session`], write what it produced, until the connection ends.
+//!
+//! Every mode in this crate serves connections with this one loop; modes
+//! differ only in which thread runs it and when. The loop also carries out
+//! the per-connection half of shutdown: after shutdown it answers only what
+//! has already arrived, then closes.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Both, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::io_text;
+use crate::handler::{ConnInfo, DisconnectReason};
+use crate::sender::Outbox;
+use crate::server::Shared;
+use crate::session::{Session, Step};
+
+/// A connection's socket, shared by its serving thread, its [`Sender`]s
+/// and the shutdown hook.
+///
+/// [`Sender`]: crate::Sender
+pub(crate) struct Socket {
+    stream: TcpStream,
+    /// Whole messages take turns: a reply and a pushed chat line never mix.
+    write_lock: Mutex<()>,
+    closed: AtomicBool,
+    /// Set when a thread starts serving; shutdown treats connections still
+    /// waiting for a thread differently from those being served.
+    started: AtomicBool,
+}
+
+impl Socket {
+    fn new(stream: TcpStream) -> Socket {
+        Socket {
+            stream,
+            write_lock: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Outbox for Socket {
+    fn write_framed(&self, bytes: &[u8]) -> io::Result<()> {
+        let _turn = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(SeqCst) {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
+        (&self.stream).write_all(bytes)
+    }
+
+    fn close(&self) {
+        self.closed.store(true, SeqCst);
+        let _ = self.stream.shutdown(Both::Both);
+    }
+}
+
+/// A connection accepted from the listener, not yet served.
+pub(crate) struct Accepted {
+    pub info: ConnInfo,
+    socket: Arc<Socket>,
+}
+
+/// Every connection accepted and not yet finished, so shutdown can reach
+/// them and the server can wait for them to finish.
+#[derive(Default)]
+pub(crate) struct ConnTable {
+    live: Mutex<HashMap<u64, Arc<Socket>>>,
+    emptied: Condvar,
+}
+
+impl ConnTable {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Socket>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a new connection; its id is `info.id`.
+    pub fn add(&self, info: ConnInfo, stream: TcpStream) -> Accepted {
+        let socket = Arc::new(Socket::new(stream));
+        self.live().insert(info.id, socket.clone());
+        Accepted { info, socket }
+    }
+
+    fn remove(&self, id: u64) {
+        let mut live = self.live();
+        live.remove(&id);
+        if live.is_empty() {
+            self.emptied.notify_all();
+        }
+    }
+
+    /// The shutdown hook: a connection being served stops reading new input
+    /// (its blocked read returns at once, what already arrived is still
+    /// read and answered); one still waiting for a thread is closed.
+    pub fn stop_reading(&self) {
+        for socket in self.live().values() {
+            if socket.started.load(SeqCst) {
+                let _ = socket.stream.shutdown(Both::Read);
+            } else {
+                socket.close();
+            }
+        }
+    }
+
+    /// Waits until every connection has finished or `timeout` passes, then
+    /// cuts the ones left. Returns how many were cut.
+    pub fn drain(&self, timeout: Duration) -> u64 {
+        let live = self.live();
+        let (live, _) = self
+            .emptied
+            .wait_timeout_while(live, timeout, |l| !l.is_empty())
+            .unwrap_or_else(|e| e.into_inner());
+        for (_, socket) in live.iter() {
+            socket.close();
+        }
+        live.len() as u64
+    }
+}
+
+/// Serves `conn` to the end on the calling thread.
+pub(crate) fn serve(server: &Shared, conn: Accepted) {
+    let Accepted { info, socket } = conn;
+    socket.started.store(true, SeqCst);
+    if server.shutdown.is_triggered() {
+        // Accepted, then left waiting for a thread until shutdown came.
+        socket.close();
+        server.stats.unstarted.fetch_add(1, Relaxed);
+        server.conns.remove(info.id);
+        return;
+    }
+    log::info!("Accept new connection from {}...", info.peer);
+    server.stats.served.fetch_add(1, Relaxed);
+
+    let config = &server.config;
+    let write_timeout = Duration::from_millis(config.write_timeout_ms);
+    let _ = socket.stream.set_write_timeout(Some(write_timeout));
+    let mut session = Session::new(
+        (server.factory)(),
+        info,
+        config.framing,
+        config.max_message_bytes,
+        socket.clone(),
+    );
+    let reason = drive(server, &socket, &mut session);
+    session.end(&reason);
+    socket.close();
+    server.stats.ended(&reason);
+    match &reason {
+        DisconnectReason::ClientClosed | DisconnectReason::Exit => {
+            log::info!("Connection from {} closed.", info.peer)
+        }
+        DisconnectReason::Shutdown => {
+            log::info!(
+                "Connection from {} closed (server shutting down).",
+                info.peer
+            )
+        }
+        DisconnectReason::Timeout => log::warn!(
+            "Connection from {} closed: timeout (read_timeout_ms = {}, write_timeout_ms = {}).",
+            info.peer,
+            config.read_timeout_ms,
+            config.write_timeout_ms
+        ),
+        other => log::warn!("Connection from {} closed: {other}.", info.peer),
+    }
+    server.conns.remove(info.id);
+}
+
+/// The read-handle-write loop; returns why the connection ended.
+fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> DisconnectReason {
+    let stats = &server.stats;
+    let config = &server.config;
+    let read_timeout = Duration::from_millis(config.read_timeout_ms);
+    let mut buf = vec![0u8; config.framing.read_size(config.max_message_bytes)];
+    let stream = &socket.stream;
+    // The idle clock restarts at each complete message, so a client sending
+    // one byte a second (slowloris) still runs out of time.
+    let mut last_message = Instant::now();
+    let mut timeout_set = None;
+    let mut step = session.start();
+    loop {
+        if !session.output().is_empty() {
+            if let Err(e) = socket.write_framed(session.output()) {
+                return io_reason(&e);
+            }
+            stats
+                .bytes_out
+                .fetch_add(session.output().len() as u64, Relaxed);
+            session.clear_output();
+        }
+        if let Step::Close(reason) = step {
+            return reason;
+        }
+        let draining = server.shutdown.is_triggered();
+        if draining {
+            // Shutdown: take only what has already arrived, without waiting.
+            let _ = stream.set_nonblocking(true);
+        } else if !read_timeout.is_zero() {
+            let left = read_timeout.saturating_sub(last_message.elapsed());
+            if left.is_zero() {
+                return DisconnectReason::Timeout;
+            }
+            // Between messages the deadline is a whole `read_timeout` away, so
+            // the common case costs no setsockopt; a partial message gets
+            // only what is left of its time.
+            let want = if session.pending() == 0 {
+                read_timeout
+            } else {
+                left
+            };
+            if timeout_set != Some(want) {
+                let _ = stream.set_read_timeout(Some(want));
+                timeout_set = Some(want);
+            }
+        }
+        let n = match (&*stream).read(&mut buf) {
+            Ok(0) if draining || server.shutdown.is_triggered() => {
+                return DisconnectReason::Shutdown;
+            }
+            Ok(0) => return DisconnectReason::ClientClosed,
+            Ok(n) => n,
+            Err(e) if draining && e.kind() == io::ErrorKind::WouldBlock => {
+                return DisconnectReason::Shutdown;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return io_reason(&e),
+        };
+        if draining {
+            let _ = stream.set_nonblocking(false);
+        }
+        stats.bytes_in.fetch_add(n as u64, Relaxed);
+        let before = session.messages();
+        step = session.receive(&buf[..n]);
+        let decoded = session.messages() - before;
+        if decoded > 0 {
+            stats.messages.fetch_add(decoded, Relaxed);
+            last_message = Instant::now();
+        }
+    }
+}
+
+fn io_reason(e: &io::Error) -> DisconnectReason {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Timeout,
+        _ => DisconnectReason::Error(io_text(e)),
+    }
+}
+
+/// Tells a client the server cannot take it now, and closes: pool mode's
+/// answer when `queue_limit` connections already wait.
+pub(crate) fn refuse_busy(server: &Shared, conn: Accepted, why: &str) {
+    let Accepted { info, socket } = conn;
+    socket.started.store(true, SeqCst);
+    let _ = socket
+        .stream
+        .set_write_timeout(Some(Duration::from_millis(server.config.write_timeout_ms)));
+    let mut framed = Vec::new();
+    server.config.framing.encode(
+        format!("Server busy: {why}; try again later.").as_bytes(),
+        &mut framed,
+    );
+    let _ = socket.write_framed(&framed);
+    socket.close();
+    server.stats.busy.fetch_add(1, Relaxed);
+    log::warn!("Refused connection from {}: busy ({why}).", info.peer);
+    server.conns.remove(info.id);
+}

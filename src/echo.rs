@@ -1,0 +1,94 @@
+//! The built-in `echo` handler: the lesson's protocol, exactly.
+//!
+//! The lesson's `server.py` greets with `Welcome!`, sleeps a second before
+//! each answer (so a class can watch a second client wait), answers
+//! `Received <message>;`, and closes on `exit`. This handler does the same,
+//! with the sleep made a setting (`delay_ms`, 0 by default) and one fix: bytes
+//! that are not UTF-8 are echoed as they are, where the Python server dies on
+//! `decode('utf-8')`.
+
+use std::thread;
+use std::time::Duration;
+
+use crate::handler::{Action, Context, Handler};
+
+/// The lesson's protocol; the handler `cargo run` serves.
+#[derive(Clone, Debug, Default)]
+pub struct EchoHandler {
+    delay: Duration,
+}
+
+impl EchoHandler {
+    /// An echo handler that waits `delay` before each reply, like the
+    /// lesson's `time.sleep(1)`.
+    pub fn new(delay: Duration) -> EchoHandler {
+        EchoHandler { delay }
+    }
+}
+
+impl Handler for EchoHandler {
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        ctx.reply(b"Welcome!");
+        Action::Continue
+    }
+
+    fn on_message(&mut self, message: &[u8], ctx: &mut Context<'_>) -> Action {
+        if !self.delay.is_zero() {
+            thread::sleep(self.delay);
+        }
+        if message == b"exit" {
+            return Action::Close;
+        }
+        let mut reply = Vec::with_capacity(message.len() + 10);
+        reply.extend_from_slice(b"Received ");
+        reply.extend_from_slice(message);
+        reply.push(b';');
+        ctx.reply(reply);
+        Action::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Framing, Session, Step};
+
+    #[test]
+    fn replays_the_lesson_transcript_without_a_socket() {
+        let mut s = Session::in_memory(EchoHandler::default(), Framing::Raw);
+        assert_eq!(s.start(), Step::Continue);
+        assert_eq!(s.take_output(), b"Welcome!");
+        for i in 1..=5 {
+            let msg = format!("message{i}");
+            assert_eq!(s.receive(msg.as_bytes()), Step::Continue);
+            assert_eq!(s.take_output(), format!("Received {msg};").as_bytes());
+        }
+        assert!(matches!(s.receive(b"exit"), Step::Close(_)));
+        assert!(s.take_output().is_empty());
+        assert_eq!(s.messages(), 6);
+    }
+
+    #[test]
+    fn echoes_bytes_that_are_not_utf8() {
+        let mut s = Session::in_memory(EchoHandler::default(), Framing::Length);
+        s.start();
+        s.take_output();
+        let mut input = Vec::new();
+        Framing::Length.encode(&[0xff, 0xfe], &mut input);
+        s.receive(&input);
+        let mut want = Vec::new();
+        Framing::Length.encode(b"Received \xff\xfe;", &mut want);
+        assert_eq!(s.take_output(), want);
+    }
+
+    #[test]
+    fn exit_with_crlf_closes_in_line_framing() {
+        let mut s = Session::in_memory(EchoHandler::default(), Framing::Line);
+        s.start();
+        assert_eq!(
+            s.receive(b"a\nexit\r\nnever\n"),
+            Step::Close(crate::DisconnectReason::Exit)
+        );
+        assert_eq!(s.take_output(), b"Welcome!\nReceived a;\n");
+    }
+}

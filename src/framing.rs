@@ -1,0 +1,287 @@
+//! Framing: where one message ends and the next begins.
+//!
+//! TCP carries a stream of bytes, not messages: one `send` may arrive as two
+//! reads, two sends as one read. A protocol has to say where messages end.
+//! The lesson's server does not (each read is taken as one message, which
+//! works only because its client waits for each reply), so `raw` keeps that
+//! behaviour, and `line` and `length` show the two usual real answers.
+//!
+//! Every decoder enforces a maximum message size, so a client that never
+//! ends its message cannot make the server buffer without bound.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How a byte stream is cut into messages, and how replies are marked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Framing {
+    /// Each read (up to 1024 bytes, as the lesson's `recv(1024)`) is one
+    /// message; replies are sent as they are. Simple, and wrong as soon as a
+    /// client sends two messages without waiting: they may arrive as one.
+    Raw,
+    /// Messages end with `\n`; a trailing `\r` is dropped, so `nc` and
+    /// `telnet` users can type; every reply gets a `\n`.
+    Line,
+    /// Each message is preceded by its length as a 4-byte big-endian number,
+    /// as binary protocols do; replies get the same prefix.
+    Length,
+}
+
+impl Framing {
+    /// All framings, in the order the docs list them.
+    pub const ALL: [Framing; 3] = [Framing::Raw, Framing::Line, Framing::Length];
+
+    /// The setting's name, as written in TOML and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framing::Raw => "raw",
+            Framing::Line => "line",
+            Framing::Length => "length",
+        }
+    }
+
+    /// Appends `message` to `out`, marked the way this framing marks
+    /// messages, so the peer's decoder finds its end.
+    pub fn encode(self, message: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Framing::Raw => out.extend_from_slice(message),
+            Framing::Line => {
+                out.extend_from_slice(message);
+                out.push(b'\n');
+            }
+            Framing::Length => {
+                // A reply longer than 4 GiB cannot be framed; cutting it
+                // silently would corrupt the stream, so this is a bug.
+                let len = u32::try_from(message.len()).expect("message over 4 GiB");
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(message);
+            }
+        }
+    }
+
+    /// How many bytes one read asks for. `raw` reads 1024 at most, because
+    /// with raw framing the read size *is* the message limit (the lesson's
+    /// `recv(1024)`); the others read larger chunks to make fewer calls.
+    pub fn read_size(self, max_message_bytes: usize) -> usize {
+        match self {
+            Framing::Raw => max_message_bytes.min(1024),
+            Framing::Line | Framing::Length => 16 * 1024,
+        }
+    }
+
+    /// A decoder for one connection's incoming bytes.
+    pub fn decoder(self, max_message_bytes: usize) -> Decoder {
+        Decoder {
+            framing: self,
+            max: max_message_bytes,
+            buf: Vec::new(),
+            start: 0,
+            scanned: 0,
+        }
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A message broke the framing; the connection is closed with this reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// A message is longer than `max_message_bytes` (or, for `length`, its
+    /// prefix announces one). `len` is what was seen so far.
+    TooLarge {
+        /// The configured maximum.
+        limit: usize,
+        /// The announced length, or the bytes buffered without an end.
+        len: u64,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooLarge { limit, len } => {
+                write!(
+                    f,
+                    "message of {len} bytes or more is over max_message_bytes = {limit}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Cuts one connection's byte stream into messages.
+///
+/// Feed it each read with [`push`](Decoder::push), then take messages with
+/// [`next_message`](Decoder::next_message) until it returns `None`. It holds
+/// at most one unfinished message plus one read, so memory stays bounded by
+/// `max_message_bytes`.
+#[derive(Debug)]
+pub struct Decoder {
+    framing: Framing,
+    max: usize,
+    buf: Vec<u8>,
+    /// Where the unconsumed bytes start in `buf`.
+    start: usize,
+    /// For `line`: how far past `start` we already looked for `\n`, so a slow
+    /// client's long line is not scanned again on every byte.
+    scanned: usize,
+}
+
+impl Decoder {
+    /// Adds the bytes of one read.
+    pub fn push(&mut self, data: &[u8]) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete message, if one is buffered. An error means the
+    /// stream cannot go on and the connection must close.
+    pub fn next_message(&mut self) -> Result<Option<&[u8]>, FrameError> {
+        let pending = &self.buf[self.start..];
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let too_large = |len: usize| FrameError::TooLarge {
+            limit: self.max,
+            len: len as u64,
+        };
+        let (msg_start, msg_end, next) = match self.framing {
+            Framing::Raw => {
+                // The connection reads at most `read_size` bytes, and each
+                // push is one read; so all that is buffered is one message.
+                if pending.len() > self.max {
+                    return Err(too_large(pending.len()));
+                }
+                (self.start, self.buf.len(), self.buf.len())
+            }
+            Framing::Line => {
+                let from = self.scanned.min(pending.len());
+                match pending[from..].iter().position(|&b| b == b'\n') {
+                    None => {
+                        if pending.len() > self.max {
+                            return Err(too_large(pending.len()));
+                        }
+                        self.scanned = pending.len();
+                        return Ok(None);
+                    }
+                    Some(i) => {
+                        let nl = from + i;
+                        let mut end = nl;
+                        if end > 0 && pending[end - 1] == b'\r' {
+                            end -= 1;
+                        }
+                        if end > self.max {
+                            return Err(too_large(end));
+                        }
+                        (self.start, self.start + end, self.start + nl + 1)
+                    }
+                }
+            }
+            Framing::Length => {
+                let Some(prefix) = pending.first_chunk::<4>() else {
+                    return Ok(None);
+                };
+                let len = u32::from_be_bytes(*prefix) as usize;
+                if len > self.max {
+                    // Refuse on the prefix alone: never wait for 4 GB.
+                    return Err(FrameError::TooLarge {
+                        limit: self.max,
+                        len: len as u64,
+                    });
+                }
+                if pending.len() < 4 + len {
+                    return Ok(None);
+                }
+                (self.start + 4, self.start + 4 + len, self.start + 4 + len)
+            }
+        };
+        self.start = next;
+        self.scanned = 0;
+        Ok(Some(&self.buf[msg_start..msg_end]))
+    }
+
+    /// Bytes of an unfinished message held back; zero between messages.
+    /// The connection uses it to tell an idle client from a slow one.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(framing: Framing, max: usize, chunks: &[&[u8]]) -> Result<Vec<Vec<u8>>, FrameError> {
+        let mut d = framing.decoder(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            d.push(c);
+            while let Some(m) = d.next_message()? {
+                out.push(m.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn raw_takes_each_read_as_a_message() {
+        let got = all(Framing::Raw, 1024, &[b"message1", b"message2"]).unwrap();
+        assert_eq!(got, vec![b"message1".to_vec(), b"message2".to_vec()]);
+    }
+
+    #[test]
+    fn line_splits_on_newline_across_reads_and_strips_cr() {
+        let got = all(Framing::Line, 100, &[b"he", b"llo\r\nwor", b"ld\n\n"]).unwrap();
+        assert_eq!(
+            got,
+            vec![b"hello".to_vec(), b"world".to_vec(), b"".to_vec()]
+        );
+    }
+
+    #[test]
+    fn line_without_newline_over_the_limit_is_refused() {
+        let err = all(Framing::Line, 8, &[b"0123456", b"789"]).unwrap_err();
+        assert_eq!(err, FrameError::TooLarge { limit: 8, len: 10 });
+    }
+
+    #[test]
+    fn length_waits_for_the_whole_body_and_refuses_huge_prefixes() {
+        let mut stream = Vec::new();
+        Framing::Length.encode(b"abc", &mut stream);
+        Framing::Length.encode(b"", &mut stream);
+        let (a, b) = stream.split_at(5);
+        let got = all(Framing::Length, 10, &[a, b]).unwrap();
+        assert_eq!(got, vec![b"abc".to_vec(), b"".to_vec()]);
+        let err = all(Framing::Length, 10, &[&[0xff, 0xff, 0xff, 0xff]]).unwrap_err();
+        assert_eq!(
+            err,
+            FrameError::TooLarge {
+                limit: 10,
+                len: u32::MAX as u64
+            }
+        );
+    }
+
+    #[test]
+    fn encode_marks_messages() {
+        let mut out = Vec::new();
+        Framing::Line.encode(b"hi", &mut out);
+        Framing::Length.encode(b"hi", &mut out);
+        Framing::Raw.encode(b"hi", &mut out);
+        assert_eq!(out, b"hi\n\0\0\0\x02hihi");
+    }
+}

@@ -1,0 +1,175 @@
+//! The [`Handler`] trait: one connection's protocol logic, and nothing else.
+//!
+//! A handler never sees a socket. The framework reads bytes, cuts them into
+//! messages with the configured [framing](crate::Framing), calls the handler
+//! once per message, frames whatever it replied and writes it back. Keeping
+//! the socket out of the handler is what lets every mode (serial, threads,
+//! pool, and any mode added later) drive every handler unchanged, and what
+//! lets a handler be unit-tested by feeding it bytes through a
+//! [`Session`](crate::Session).
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::sender::Sender;
+
+/// What the connection should do after a handler call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Keep the connection open and wait for the next message.
+    Continue,
+    /// Send what was replied so far, then close the connection. The echo
+    /// protocol returns this on `exit`.
+    Close,
+}
+
+/// Why a connection ended; handed to [`Handler::on_disconnect`] and logged.
+///
+/// Handlers that keep shared state (a chat room, a session table) use it to
+/// tell a polite goodbye from a crash, or to count timeouts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The client closed its side (read returned end of stream).
+    ClientClosed,
+    /// The handler returned [`Action::Close`] (the lesson's `exit`).
+    Exit,
+    /// No complete message arrived within `read_timeout_ms`, or the client
+    /// did not read its replies within `write_timeout_ms`.
+    Timeout,
+    /// The server is shutting down; the message in flight was answered.
+    Shutdown,
+    /// The client broke the framing, e.g. a message over `max_message_bytes`.
+    Protocol(String),
+    /// The handler panicked; the message is the panic's text.
+    Panic(String),
+    /// A socket error, such as a connection reset by the peer.
+    Error(String),
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::ClientClosed => f.write_str("client closed"),
+            DisconnectReason::Exit => f.write_str("exit"),
+            DisconnectReason::Timeout => f.write_str("timeout"),
+            DisconnectReason::Shutdown => f.write_str("server shutdown"),
+            DisconnectReason::Protocol(m) => write!(f, "protocol error: {m}"),
+            DisconnectReason::Panic(m) => write!(f, "handler panicked: {m}"),
+            DisconnectReason::Error(m) => write!(f, "error: {m}"),
+        }
+    }
+}
+
+/// Facts about a connection that do not change while it lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// A number unique within one server run, in accept order; handy as a
+    /// key in shared maps because addresses can be reused.
+    pub id: u64,
+    /// The client's address, as the lesson prints it.
+    pub peer: SocketAddr,
+}
+
+/// What a handler call may do to its connection: reply, learn who it talks
+/// to, or take a [`Sender`] to reach this connection later from elsewhere.
+///
+/// Replies are buffered and written after the call returns, framed by the
+/// connection's framing, so a handler writes plain messages and never worries
+/// about partial writes.
+pub struct Context<'a> {
+    pub(crate) info: ConnInfo,
+    pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) sender: &'a Sender,
+}
+
+impl Context<'_> {
+    /// Queues one message to this client. It is framed (a `\n` added for
+    /// `line`, a length prefix for `length`) and sent after the call returns.
+    pub fn reply(&mut self, message: impl AsRef<[u8]>) {
+        self.sender.framing().encode(message.as_ref(), self.out);
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.info.peer
+    }
+
+    /// This connection's id, unique within the server run.
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// Both of the above.
+    pub fn info(&self) -> ConnInfo {
+        self.info
+    }
+
+    /// A cloneable handle that sends to this connection from anywhere (other
+    /// connections' handlers, timers), e.g. to build a chat room. Messages
+    /// sent through it are framed like replies and never interleave with them.
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
+    }
+}
+
+/// A connection's protocol logic.
+///
+/// The framework makes one handler value per connection with the factory
+/// closure you give it, so per-connection state lives in `self`; state shared
+/// between connections goes in an `Arc` the factory captures. Only
+/// [`on_message`](Handler::on_message) is required:
+///
+/// ```
+/// use tcpmodes::{Action, Context, Handler};
+///
+/// /// Replies every message in upper case.
+/// struct Upper;
+///
+/// impl Handler for Upper {
+///     fn on_message(&mut self, msg: &[u8], ctx: &mut Context<'_>) -> Action {
+///         ctx.reply(msg.to_ascii_uppercase());
+///         Action::Continue
+///     }
+/// }
+/// ```
+///
+/// Handlers must be `Send` because threads and pool modes move them to the
+/// thread that serves the connection. A call blocks that thread (the echo
+/// handler's `delay_ms` sleeps in it), which is exactly what the modes make
+/// visible: serial makes everyone wait, threads do not.
+pub trait Handler: Send + 'static {
+    /// Called once when the connection is served, before any message; may
+    /// greet (the lesson sends `Welcome!`) or refuse by returning
+    /// [`Action::Close`].
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        let _ = ctx;
+        Action::Continue
+    }
+
+    /// Called for each complete message, in order. The slice is only valid
+    /// during the call; copy what you keep.
+    fn on_message(&mut self, message: &[u8], ctx: &mut Context<'_>) -> Action;
+
+    /// Called exactly once when a connection that was served ends, whatever
+    /// the reason; nothing can be sent any more. Use it to leave shared state
+    /// tidy (remove yourself from a room).
+    fn on_disconnect(&mut self, info: ConnInfo, reason: &DisconnectReason) {
+        let _ = (info, reason);
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        (**self).on_connect(ctx)
+    }
+    fn on_message(&mut self, message: &[u8], ctx: &mut Context<'_>) -> Action {
+        (**self).on_message(message, ctx)
+    }
+    fn on_disconnect(&mut self, info: ConnInfo, reason: &DisconnectReason) {
+        (**self).on_disconnect(info, reason)
+    }
+}
+
+/// Makes one handler per connection; shared by every thread of the server.
+pub type HandlerFactory = dyn Fn() -> Box<dyn Handler> + Send + Sync;

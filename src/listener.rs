@@ -1,0 +1,145 @@
+//! The listening socket and the accept call every mode shares.
+//!
+//! Binding goes through socket2 because std's `TcpListener::bind` fixes the
+//! backlog (the lesson's `s.listen(5)`) at 128 and gives no way to set it.
+//! Accepting goes through a mio poller so that shutdown can wake a blocked
+//! accept at once (a `Waker`), instead of the accept loop waking up every
+//! so often to look at a flag.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Events, Interest, Poll, Token, Waker};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::shutdown::Shutdown;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// First wait after an accept error that is not the client's fault (out of
+/// file descriptors, out of memory); doubled on each further failure up to
+/// [`MAX_BACKOFF`], as Go's net/http does, so the server neither dies nor
+/// spins a core while the machine is short of descriptors.
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A bound, listening socket and its poller.
+pub(crate) struct Listener {
+    listener: mio::net::TcpListener,
+    poll: Poll,
+    events: Events,
+    waker: Arc<Waker>,
+    local: SocketAddr,
+}
+
+/// Why the listening socket could not be made; the caller adds which
+/// setting the address came from.
+#[derive(Debug)]
+pub(crate) enum BindError {
+    Resolve(String),
+    Io(io::Error),
+}
+
+impl Listener {
+    /// Resolves `address`, binds it and listens with `backlog`.
+    pub fn bind(address: &str, backlog: u32) -> Result<Listener, BindError> {
+        let addr = address
+            .to_socket_addrs()
+            .map_err(|e| BindError::Resolve(crate::config::io_text(&e)))?
+            .next()
+            .ok_or_else(|| BindError::Resolve("resolves to no address".into()))?;
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(BindError::Io)?;
+        // Lets a restarted server bind while old connections sit in
+        // TIME_WAIT; it does not let two servers share a port on Linux.
+        #[cfg(unix)]
+        socket.set_reuse_address(true).map_err(BindError::Io)?;
+        socket.bind(&addr.into()).map_err(BindError::Io)?;
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        socket.listen(backlog).map_err(BindError::Io)?;
+        socket.set_nonblocking(true).map_err(BindError::Io)?;
+        let std_listener: std::net::TcpListener = socket.into();
+        let local = std_listener.local_addr().map_err(BindError::Io)?;
+        let mut listener = mio::net::TcpListener::from_std(std_listener);
+        let poll = Poll::new().map_err(BindError::Io)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(BindError::Io)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(BindError::Io)?);
+        Ok(Listener {
+            listener,
+            poll,
+            events: Events::with_capacity(8),
+            waker,
+            local,
+        })
+    }
+
+    /// The address actually bound (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Wakes a blocked [`accept`](Listener::accept); the shutdown hook.
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// Waits for the next connection and returns it as a blocking socket,
+    /// or `None` once `shutdown` is triggered.
+    pub fn accept(&mut self, shutdown: &Shutdown) -> Option<(TcpStream, SocketAddr)> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            if shutdown.is_triggered() {
+                return None;
+            }
+            // mio is edge-triggered: accept until the queue is empty before
+            // waiting again, or a waiting client could be missed.
+            let wait = match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    let stream = TcpStream::from(stream);
+                    // Connections are served with blocking reads and writes
+                    // (the lesson's model); some systems pass the listener's
+                    // non-blocking flag on to accepted sockets.
+                    if let Err(e) = stream.set_nonblocking(false) {
+                        log::warn!("Dropping connection from {peer}: {e}");
+                        continue;
+                    }
+                    // Request/reply traffic: send each reply at once.
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) if client_gone(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!(
+                        "accept failed: {}; retrying in {} ms",
+                        crate::config::io_text(&e),
+                        backoff.as_millis()
+                    );
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    Some(wait)
+                }
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, wait) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("listener poll failed: {e}");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Errors about one client that left before we accepted it; the next
+/// accept is unaffected.
+fn client_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}

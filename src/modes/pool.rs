@@ -1,0 +1,68 @@
+//! `pool`: a fixed set of `workers` threads (a rayon `ThreadPool`).
+//!
+//! Each connection becomes one task. A task holds its worker for the whole
+//! life of the connection, because the connection loop blocks on reads: so
+//! at most `workers` clients are served at once, and the rest wait in the
+//! pool's queue, already accepted but not yet greeted. This is the honest
+//! cost of putting blocking connections on rayon, a pool built for short CPU
+//! work: it bounds threads and memory, and makes long connections queue.
+//! `queue_limit` bounds that queue; past it a client is told the server is
+//! busy instead of waiting without end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use super::Driver;
+use crate::connection::{Accepted, refuse_busy, serve};
+use crate::server::Shared;
+
+pub(crate) struct Pool {
+    server: Arc<Shared>,
+    pool: rayon::ThreadPool,
+    /// Tasks submitted and not yet finished: being served plus queued.
+    tasks: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    pub fn new(server: &Arc<Shared>) -> std::io::Result<Pool> {
+        let config = &server.config;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.workers)
+            .stack_size(config.thread_stack_kb * 1024)
+            .thread_name(|i| format!("worker-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Pool {
+            server: server.clone(),
+            pool,
+            tasks: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+}
+
+impl Driver for Pool {
+    fn dispatch(&mut self, conn: Accepted) {
+        let workers = self.server.config.workers;
+        let limit = self.server.config.queue_limit;
+        let ahead = self.tasks.load(SeqCst);
+        let queued = ahead.saturating_sub(workers);
+        if ahead >= workers {
+            if limit > 0 && queued >= limit {
+                let why = format!("{queued} clients already wait for {workers} workers");
+                refuse_busy(&self.server, conn, &why);
+                return;
+            }
+            log::info!(
+                "Connection from {} waits: all {workers} workers busy ({} ahead in the queue).",
+                conn.info.peer,
+                queued
+            );
+        }
+        self.tasks.fetch_add(1, SeqCst);
+        let (server, tasks) = (self.server.clone(), self.tasks.clone());
+        self.pool.spawn(move || {
+            serve(&server, conn);
+            tasks.fetch_sub(1, SeqCst);
+        });
+    }
+}

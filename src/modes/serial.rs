@@ -1,0 +1,30 @@
+//! `serial`: the lesson's first server.
+//!
+//! The accepting thread serves each connection itself, to the end, before it
+//! accepts the next. A second client is already connected (the kernel
+//! accepted it into the backlog) but gets no `Welcome!` until the first one
+//! leaves: the wait the lesson asks its class to notice.
+
+use std::sync::Arc;
+
+use super::Driver;
+use crate::connection::{Accepted, serve};
+use crate::server::Shared;
+
+pub(crate) struct Serial {
+    server: Arc<Shared>,
+}
+
+impl Serial {
+    pub fn new(server: &Arc<Shared>) -> Serial {
+        Serial {
+            server: server.clone(),
+        }
+    }
+}
+
+impl Driver for Serial {
+    fn dispatch(&mut self, conn: Accepted) {
+        serve(&self.server, conn);
+    }
+}

@@ -1,0 +1,73 @@
+//! `threads`: one OS thread per connection, the lesson's second server.
+//!
+//! Clients no longer wait for each other, at the price of a thread (a stack,
+//! a kernel task) per client. `max_connections` caps that price: at the cap
+//! the server stops accepting, so new clients wait in the backlog (they are
+//! not refused) until a connection ends and frees a slot.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use super::Driver;
+use crate::connection::{Accepted, serve};
+use crate::server::Shared;
+
+pub(crate) struct Threads {
+    server: Arc<Shared>,
+    slots: Arc<Slots>,
+}
+
+/// Connections being served, and a signal when one ends (or shutdown).
+#[derive(Default)]
+struct Slots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Threads {
+    pub fn new(server: &Arc<Shared>) -> Threads {
+        let slots = Arc::new(Slots::default());
+        let wake = slots.clone();
+        server.shutdown.on_trigger(move || {
+            // Taking the lock orders this with `ready`'s check of the flag.
+            let _busy = wake.busy.lock();
+            wake.freed.notify_all();
+        });
+        Threads {
+            server: server.clone(),
+            slots,
+        }
+    }
+}
+
+impl Driver for Threads {
+    fn ready(&mut self) -> bool {
+        let max = self.server.config.max_connections;
+        let busy = self.slots.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let _busy = self
+            .slots
+            .freed
+            .wait_while(busy, |n| *n >= max && !self.server.shutdown.is_triggered())
+            .unwrap_or_else(|e| e.into_inner());
+        !self.server.shutdown.is_triggered()
+    }
+
+    fn dispatch(&mut self, conn: Accepted) {
+        *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let (server, slots) = (self.server.clone(), self.slots.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("conn-{}", conn.info.id))
+            .stack_size(self.server.config.thread_stack_kb * 1024)
+            .spawn(move || {
+                serve(&server, conn);
+                *slots.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+                slots.freed.notify_one();
+            });
+        if let Err(e) = spawned {
+            // The closure (and the connection in it) is dropped, which closes
+            // the socket; the client sees a closed connection, the server goes on.
+            log::error!("Cannot start a thread for a connection: {e}");
+            *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! [`Server`]: bind, accept, hand connections to the mode, shut down.
+//!
+//! This is the part every mode shares, written once: the listener, the
+//! accept loop, the table of live connections, and the shutdown sequence.
+//! The mode (see `modes/`) only says when to accept and who serves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::connection::ConnTable;
+use crate::error::Error;
+use crate::framing::Framing;
+use crate::handler::{ConnInfo, Handler, HandlerFactory};
+use crate::listener::{BindError, Listener};
+use crate::modes::{self, Driver, Mode};
+use crate::shutdown::Shutdown;
+use crate::stats::{Stats, Summary};
+
+/// State every thread of one server shares.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub factory: Box<HandlerFactory>,
+    pub shutdown: Shutdown,
+    pub stats: Stats,
+    pub conns: ConnTable,
+}
+
+/// A bound server, ready to [`run`](Server::run).
+///
+/// Binding is separate from running so a caller learns the real address
+/// (bind port 0 for a free one) and takes a [`Shutdown`] handle before the
+/// server blocks its thread:
+///
+/// ```no_run
+/// use tcpmodes::{EchoHandler, Mode, Server};
+///
+/// let server = Server::builder()
+///     .address("127.0.0.1:0")
+///     .mode(Mode::Threads)
+///     .bind(EchoHandler::default)?;
+/// println!("Listening on {}", server.local_addr());
+/// let stop = server.shutdown_handle();
+/// // ... later, from any thread: stop.trigger();
+/// let summary = server.run();
+/// println!("{summary}");
+/// # Ok::<(), tcpmodes::Error>(())
+/// ```
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: Listener,
+    driver: Box<dyn Driver>,
+}
+
+impl Server {
+    /// A builder starting from the defaults (the lesson's server).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// Validates `config`, binds its address and prepares its mode. The
+    /// factory makes one handler per connection.
+    pub fn bind<H, F>(config: Config, factory: F) -> Result<Server, Error>
+    where
+        H: Handler,
+        F: Fn() -> H + Send + Sync + 'static,
+    {
+        Server::bind_boxed(config, Box::new(move || Box::new(factory())))
+    }
+
+    /// [`bind`](Server::bind) for a factory that already boxes its handlers,
+    /// e.g. one that picks a handler by name.
+    pub fn bind_boxed(config: Config, factory: Box<HandlerFactory>) -> Result<Server, Error> {
+        config.validate()?;
+        let listener = Listener::bind(&config.address, config.backlog).map_err(|e| match e {
+            BindError::Resolve(m) => Error::Config(crate::config::ConfigError {
+                origin: config.origin("address"),
+                message: format!("address: cannot resolve `{}`: {m}", config.address),
+            }),
+            BindError::Io(source) => Error::Bind {
+                address: config.address.clone(),
+                origin: config.origin("address"),
+                source,
+            },
+        })?;
+        let shared = Arc::new(Shared {
+            config,
+            factory,
+            shutdown: Shutdown::new(),
+            stats: Stats::new(),
+            conns: ConnTable::default(),
+        });
+        let waker = listener.waker();
+        shared.shutdown.on_trigger(move || {
+            if let Err(e) = waker.wake() {
+                log::error!("cannot wake the accept loop: {e}");
+            }
+        });
+        let weak = Arc::downgrade(&shared);
+        shared.shutdown.on_trigger(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.conns.stop_reading();
+            }
+        });
+        let driver = modes::driver(shared.config.mode, &shared)
+            .map_err(|e| Error::Start(format!("cannot start {} mode: {e}", shared.config.mode)))?;
+        Ok(Server {
+            shared,
+            listener,
+            driver,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops this server gracefully from any thread.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shared.shutdown.clone()
+    }
+
+    /// The settings the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Serves until shutdown is triggered, then shuts down gracefully and
+    /// returns what the run did. Shutdown goes in this order:
+    ///
+    /// 1. The listener closes, so new clients are refused at once, and those
+    ///    waiting in the kernel's backlog are reset.
+    /// 2. Connections being served stop reading: a blocked read returns at
+    ///    once; what already arrived is still answered; then they close.
+    ///    Connections accepted but still waiting for a thread (pool mode)
+    ///    are closed without being served.
+    /// 3. The server waits up to `shutdown_timeout_ms` for connections to
+    ///    finish (a handler may be mid-way through a slow reply), then cuts
+    ///    the rest, counting them in [`Summary::cut`].
+    pub fn run(self) -> Summary {
+        let Server {
+            shared,
+            mut listener,
+            mut driver,
+        } = self;
+        let next_id = AtomicU64::new(1);
+        if shared.config.mode == Mode::Serial {
+            log::info!("Waiting for connection...");
+        }
+        while driver.ready() {
+            let Some((stream, peer)) = listener.accept(&shared.shutdown) else {
+                break;
+            };
+            shared.stats.accepted.fetch_add(1, Relaxed);
+            let info = ConnInfo {
+                id: next_id.fetch_add(1, Relaxed),
+                peer,
+            };
+            driver.dispatch(shared.conns.add(info, stream));
+        }
+        drop(listener);
+        let cut = shared
+            .conns
+            .drain(Duration::from_millis(shared.config.shutdown_timeout_ms));
+        if cut > 0 {
+            log::warn!(
+                "Cut {cut} connections still running after shutdown_timeout_ms = {}.",
+                shared.config.shutdown_timeout_ms
+            );
+        }
+        shared.stats.cut.fetch_add(cut, Relaxed);
+        drop(driver);
+        shared.stats.summary()
+    }
+
+    /// Runs the server on a new thread; for tests and programs that embed a
+    /// server next to other work.
+    pub fn spawn(self) -> RunningServer {
+        let addr = self.local_addr();
+        let shutdown = self.shutdown_handle();
+        let thread = thread::Builder::new()
+            .name("tcpmodes-server".into())
+            .spawn(move || self.run())
+            .expect("cannot start the server thread");
+        RunningServer {
+            addr,
+            shutdown,
+            thread,
+        }
+    }
+}
+
+/// A server running on its own thread (see [`Server::spawn`]).
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    thread: JoinHandle<Summary>,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that stops the server from any thread.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Shuts the server down gracefully and waits for its summary.
+    pub fn stop(self) -> Summary {
+        self.shutdown.trigger();
+        self.join()
+    }
+
+    /// Waits for the server to stop (someone else triggers the shutdown).
+    pub fn join(self) -> Summary {
+        match self.thread.join() {
+            Ok(summary) => summary,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
+/// Builds a [`Server`] from the defaults, one setting at a time, for
+/// programs that embed a server without a config file.
+#[derive(Clone, Debug)]
+pub struct ServerBuilder {
+    config: Config,
+}
+
+impl ServerBuilder {
+    /// Starts from a whole configuration instead of the defaults.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    /// See [`Config::address`].
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.config.address = address.into();
+        self
+    }
+    /// See [`Config::mode`].
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.config.mode = mode;
+        self
+    }
+    /// See [`Config::workers`].
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.config.workers = workers;
+        self
+    }
+    /// See [`Config::max_connections`].
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+    /// See [`Config::framing`].
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.config.framing = framing;
+        self
+    }
+    /// See [`Config::backlog`].
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.config.backlog = backlog;
+        self
+    }
+    /// See [`Config::shutdown_timeout_ms`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout_ms = timeout.as_millis() as u64;
+        self
+    }
+    /// See [`Config::read_timeout_ms`]; zero means none.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.read_timeout_ms = timeout.as_millis() as u64;
+        self
+    }
+    /// See [`Config::max_message_bytes`].
+    pub fn max_message_bytes(mut self, n: usize) -> Self {
+        self.config.max_message_bytes = n;
+        self
+    }
+    /// The settings so far, e.g. to read `delay_ms` for an echo handler.
+    pub fn settings(&self) -> &Config {
+        &self.config
+    }
+    /// Binds with these settings; see [`Server::bind`].
+    pub fn bind<H, F>(self, factory: F) -> Result<Server, Error>
+    where
+        H: Handler,
+        F: Fn() -> H + Send + Sync + 'static,
+    {
+        Server::bind(self.config, factory)
+    }
+}

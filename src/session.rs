@@ -1,0 +1,315 @@
+//! [`Session`]: one connection's protocol, without the I/O.
+//!
+//! Bytes in, handler calls, bytes out. The session decodes messages, calls
+//! the handler, frames its replies, and catches its panics; it never touches
+//! a socket. Every mode drives connections through it (the blocking loop in
+//! `connection.rs` reads and writes around it), and a test drives it with
+//! plain byte slices, which is how a handler is unit-tested:
+//!
+//! ```
+//! use tcpmodes::{EchoHandler, Framing, Session, Step};
+//!
+//! let mut s = Session::in_memory(EchoHandler::default(), Framing::Line);
+//! s.start();
+//! assert_eq!(s.take_output(), b"Welcome!\n");
+//! s.receive(b"hi\n");
+//! assert_eq!(s.take_output(), b"Received hi;\n");
+//! assert!(matches!(s.receive(b"exit\n"), Step::Close(_)));
+//! ```
+
+use std::any::Any;
+use std::cell::Cell;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, Once};
+
+use crate::framing::{Decoder, Framing};
+use crate::handler::{Action, ConnInfo, Context, DisconnectReason, Handler};
+use crate::sender::{Outbox, Sender};
+
+/// What the driver of a session should do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Write the output, then read more.
+    Continue,
+    /// Write the output, then close for this reason (and call
+    /// [`Session::end`] with it).
+    Close(DisconnectReason),
+}
+
+/// One connection's handler, decoder and pending output.
+pub struct Session {
+    handler: Box<dyn Handler>,
+    decoder: Decoder,
+    sender: Sender,
+    info: ConnInfo,
+    out: Vec<u8>,
+    messages: u64,
+    closing: bool,
+    ended: bool,
+}
+
+impl Session {
+    /// A session for connection `info`, whose out-of-band messages (from
+    /// [`Sender`]s) go to `outbox`.
+    pub fn new(
+        handler: Box<dyn Handler>,
+        info: ConnInfo,
+        framing: Framing,
+        max_message_bytes: usize,
+        outbox: Arc<dyn Outbox>,
+    ) -> Session {
+        install_panic_hook();
+        Session {
+            handler,
+            decoder: framing.decoder(max_message_bytes),
+            sender: Sender::new(info.id, framing, outbox),
+            info,
+            out: Vec::new(),
+            messages: 0,
+            closing: false,
+            ended: false,
+        }
+    }
+
+    /// A session with no socket behind it, for tests: the peer is
+    /// `127.0.0.1:0`, the limit 64 KiB, and what [`Sender`]s send is kept in
+    /// a [`MemoryOutbox`] (see [`sent`](Session::sent)).
+    pub fn in_memory(handler: impl Handler, framing: Framing) -> Session {
+        let info = ConnInfo {
+            id: 0,
+            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        };
+        Session::new(
+            Box::new(handler),
+            info,
+            framing,
+            64 * 1024,
+            Arc::new(MemoryOutbox::default()),
+        )
+    }
+
+    /// Runs the handler's `on_connect` (the greeting goes to the output).
+    pub fn start(&mut self) -> Step {
+        let Session {
+            handler,
+            sender,
+            info,
+            out,
+            ..
+        } = self;
+        let mut ctx = Context {
+            info: *info,
+            out,
+            sender,
+        };
+        let step = guarded(info, || handler.on_connect(&mut ctx));
+        self.note(step)
+    }
+
+    /// Feeds the bytes of one read: every complete message is handed to the
+    /// handler in order, until one asks to close or the framing breaks.
+    pub fn receive(&mut self, data: &[u8]) -> Step {
+        if self.closing {
+            return Step::Close(DisconnectReason::Exit);
+        }
+        self.decoder.push(data);
+        loop {
+            let Session {
+                handler,
+                decoder,
+                sender,
+                info,
+                out,
+                messages,
+                ..
+            } = self;
+            let message = match decoder.next_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => return Step::Continue,
+                Err(e) => {
+                    self.closing = true;
+                    return Step::Close(DisconnectReason::Protocol(e.to_string()));
+                }
+            };
+            *messages += 1;
+            let mut ctx = Context {
+                info: *info,
+                out,
+                sender,
+            };
+            let step = guarded(info, || handler.on_message(message, &mut ctx));
+            if let Step::Close(reason) = self.note(step) {
+                return Step::Close(reason);
+            }
+        }
+    }
+
+    fn note(&mut self, step: Step) -> Step {
+        if matches!(step, Step::Close(_)) {
+            self.closing = true;
+        }
+        step
+    }
+
+    /// Calls the handler's `on_disconnect` once; later calls do nothing, so
+    /// every driver can call it on every path out.
+    pub fn end(&mut self, reason: &DisconnectReason) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let (handler, info) = (&mut self.handler, self.info);
+        // A panic here has nobody left to tell but the log.
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| {
+            in_handler(|| handler.on_disconnect(info, reason))
+        })) {
+            log::error!(
+                "Handler for {} panicked in on_disconnect: {}",
+                info.peer,
+                panic_text(p.as_ref())
+            );
+        }
+    }
+
+    /// The framed bytes waiting to be written.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Takes the framed bytes waiting to be written.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Forgets the output once the driver has written it, keeping the buffer.
+    pub fn clear_output(&mut self) {
+        self.out.clear();
+    }
+
+    /// Messages decoded so far.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
+    /// Bytes of an unfinished message held by the decoder.
+    pub fn pending(&self) -> usize {
+        self.decoder.pending()
+    }
+
+    /// The connection this session serves.
+    pub fn info(&self) -> ConnInfo {
+        self.info
+    }
+
+    /// This connection's sender (the one handlers get from
+    /// [`Context::sender`]).
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// For an [`in_memory`](Session::in_memory) session: what was sent
+    /// through [`Sender`]s, framed. Empty for a session on a socket.
+    pub fn sent(&self) -> Vec<u8> {
+        self.sender
+            .outbox()
+            .as_any()
+            .and_then(|a| a.downcast_ref::<MemoryOutbox>())
+            .map(MemoryOutbox::take)
+            .unwrap_or_default()
+    }
+}
+
+/// An [`Outbox`] that keeps what is sent in memory, for tests.
+#[derive(Default)]
+pub struct MemoryOutbox {
+    buf: Mutex<Vec<u8>>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryOutbox {
+    /// Takes what was sent so far.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut self.buf.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether a sender closed the connection.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Outbox for MemoryOutbox {
+    fn write_framed(&self, bytes: &[u8]) -> io::Result<()> {
+        if self.is_closed() {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
+        self.buf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(())
+    }
+    fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// Runs one handler call, turning a panic into a close with its text.
+fn guarded(info: &ConnInfo, call: impl FnOnce() -> Action) -> Step {
+    match panic::catch_unwind(AssertUnwindSafe(|| in_handler(call))) {
+        Ok(Action::Continue) => Step::Continue,
+        Ok(Action::Close) => Step::Close(DisconnectReason::Exit),
+        Err(p) => {
+            let text = panic_text(p.as_ref());
+            log::error!("Handler for {} panicked: {text}", info.peer);
+            Step::Close(DisconnectReason::Panic(text))
+        }
+    }
+}
+
+fn panic_text(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-text panic".to_string()
+    }
+}
+
+thread_local! {
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+}
+
+fn in_handler<T>(call: impl FnOnce() -> T) -> T {
+    IN_HANDLER.with(|f| f.set(true));
+    let _reset = ResetFlag;
+    call()
+}
+
+struct ResetFlag;
+impl Drop for ResetFlag {
+    fn drop(&mut self) {
+        IN_HANDLER.with(|f| f.set(false));
+    }
+}
+
+/// A panic inside a handler call is caught and logged by the session as one
+/// line naming the client; this hook keeps the default hook from also
+/// printing a panic message and backtrace for it. Panics anywhere else are
+/// reported as usual.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_HANDLER.with(|f| f.get()) {
+                previous(info);
+            }
+        }));
+    });
+}

@@ -1,0 +1,129 @@
+//! Counters kept while the server runs, and the [`Summary`] printed at exit.
+//!
+//! The summary is how a learner sees what a run did (how many were served,
+//! how many were cut at shutdown) and how a test checks that nothing was
+//! lost, so every way a connection can end is counted somewhere.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::handler::DisconnectReason;
+
+/// Live counters, shared by every connection of one server.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    started: Instant,
+    pub accepted: AtomicU64,
+    pub served: AtomicU64,
+    pub messages: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub panics: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub errors: AtomicU64,
+    pub busy: AtomicU64,
+    pub unstarted: AtomicU64,
+    pub cut: AtomicU64,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            started: Instant::now(),
+            accepted: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            unstarted: AtomicU64::new(0),
+            cut: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts how a served connection ended.
+    pub fn ended(&self, reason: &DisconnectReason) {
+        let counter = match reason {
+            DisconnectReason::Timeout => &self.timeouts,
+            DisconnectReason::Panic(_) => &self.panics,
+            DisconnectReason::Protocol(_) | DisconnectReason::Error(_) => &self.errors,
+            _ => return,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            accepted: self.accepted.load(Relaxed),
+            connections: self.served.load(Relaxed),
+            messages: self.messages.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            uptime: self.started.elapsed(),
+            panics: self.panics.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            busy: self.busy.load(Relaxed),
+            unstarted: self.unstarted.load(Relaxed),
+            cut: self.cut.load(Relaxed),
+        }
+    }
+}
+
+/// What one server run did; returned by [`Server::run`](crate::Server::run)
+/// and printed when the binary exits.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Connections accepted from the kernel's queue.
+    pub accepted: u64,
+    /// Connections whose handler ran (greeted and served).
+    pub connections: u64,
+    /// Messages decoded and handed to handlers.
+    pub messages: u64,
+    /// Bytes read from clients.
+    pub bytes_in: u64,
+    /// Bytes written to clients (replies and [`Sender`](crate::Sender) messages
+    /// written by the connection itself).
+    pub bytes_out: u64,
+    /// From bind to the end of shutdown.
+    pub uptime: Duration,
+    /// Connections closed because their handler panicked.
+    pub panics: u64,
+    /// Connections closed by `read_timeout_ms` or `write_timeout_ms`.
+    pub timeouts: u64,
+    /// Connections closed by a framing violation or a socket error.
+    pub errors: u64,
+    /// Pool mode: clients told the server was busy (`queue_limit`).
+    pub busy: u64,
+    /// Accepted, but closed by shutdown before a worker could serve them.
+    pub unstarted: u64,
+    /// Still running after `shutdown_timeout_ms`, so cut.
+    pub cut: u64,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Served {} connections, {} messages ({} bytes in, {} bytes out) in {:.1} s; \
+             {} timeouts, {} errors, {} panics, {} refused busy, {} closed unserved, {} cut at shutdown",
+            self.connections,
+            self.messages,
+            self.bytes_in,
+            self.bytes_out,
+            self.uptime.as_secs_f64(),
+            self.timeouts,
+            self.errors,
+            self.panics,
+            self.busy,
+            self.unstarted,
+            self.cut,
+        )
+    }
+}
