@@ -1,0 +1,150 @@
+//! Graceful shutdown: the message in flight is answered, idle clients are
+//! closed at once, new clients are refused; through the library handle and
+//! through real signals to the binary.
+
+mod support;
+
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::{Binary, Client, echo_server};
+use tcpmodes::Mode;
+
+/// Connecting after shutdown must fail, or at least never be served. Tries
+/// a bounded number of times while the listener closes.
+fn assert_refused(addr: std::net::SocketAddr) {
+    for _ in 0..250 {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                return;
+            }
+            Ok(s) => {
+                // Raced the listener's close: it must not be greeted.
+                let mut c = Client { stream: s };
+                c.stream
+                    .set_read_timeout(Some(support::PATIENCE))
+                    .unwrap();
+                assert!(c.closed(), "a connection after shutdown was served");
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    panic!("new connections were never refused");
+}
+
+#[test]
+fn handle_answers_in_flight_closes_idle_and_refuses_new_in_every_mode() {
+    for mode in [Mode::Serial, Mode::Threads, Mode::Pool] {
+        let server = echo_server(mode, |c| {
+            c.delay_ms = 600;
+            c.workers = 2;
+        });
+        let addr = server.local_addr();
+        let mut busy = Client::connect(addr);
+        busy.expect(b"Welcome!");
+        // Serial serves one client: the idle one only exists in the others.
+        let mut idle = (mode != Mode::Serial).then(|| {
+            let mut c = Client::connect(addr);
+            c.expect(b"Welcome!");
+            c
+        });
+        busy.send(b"last words");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let handle = server.shutdown_handle();
+        handle.trigger();
+        let e = events.clone();
+        let idle_thread = idle.take().map(|mut c| {
+            thread::spawn(move || {
+                assert!(c.closed(), "idle client not closed");
+                e.lock().unwrap().push(("idle closed", Instant::now()));
+            })
+        });
+        busy.expect(b"Received last words;");
+        events.lock().unwrap().push(("busy answered", Instant::now()));
+        assert!(busy.closed(), "{mode}: busy client not closed after its reply");
+        if let Some(t) = idle_thread {
+            t.join().unwrap();
+            let ev = events.lock().unwrap();
+            // The idle client did not have to wait for the slow reply.
+            assert_eq!(ev[0].0, "idle closed", "{mode}: {ev:?}");
+        }
+        assert_refused(addr);
+        let summary = server.stop();
+        assert_eq!(summary.messages, 1, "{mode}");
+        assert_eq!(summary.cut, 0, "{mode}");
+    }
+}
+
+#[test]
+fn pool_closes_clients_still_waiting_for_a_worker() {
+    let server = echo_server(Mode::Pool, |c| {
+        c.workers = 1;
+        c.delay_ms = 300;
+    });
+    let addr = server.local_addr();
+    let mut first = Client::connect(addr);
+    first.expect(b"Welcome!");
+    let mut waiting = Client::connect(addr);
+    first.send(b"x");
+    // Make sure the waiting client was accepted into the pool's queue.
+    thread::sleep(Duration::from_millis(200));
+    server.shutdown_handle().trigger();
+    first.expect(b"Received x;");
+    // The waiting client is closed without a greeting.
+    assert!(waiting.closed());
+    let summary = server.stop();
+    assert_eq!(summary.connections, 1);
+    assert_eq!(summary.accepted, 2);
+    assert_eq!(summary.unstarted, 1);
+}
+
+#[test]
+fn slow_handler_is_cut_after_shutdown_timeout() {
+    let server = echo_server(Mode::Threads, |c| {
+        c.delay_ms = 3_000;
+        c.shutdown_timeout_ms = 100;
+    });
+    let mut c = Client::connect(server.local_addr());
+    c.expect(b"Welcome!");
+    c.send(b"slow");
+    thread::sleep(Duration::from_millis(100));
+    let summary = server.stop();
+    assert_eq!(summary.cut, 1);
+    assert!(c.closed());
+}
+
+fn sigint_or_sigterm(signal: &str, mode: &str) {
+    let bin = Binary::start(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        mode,
+        "--delay-ms",
+        "500",
+    ]);
+    let mut c = Client::connect(bin.addr);
+    c.expect(b"Welcome!");
+    c.send(b"goodbye");
+    bin.signal(signal);
+    c.expect(b"Received goodbye;");
+    assert!(c.closed());
+    let (code, out, err) = bin.wait();
+    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("Served 1 connections, 1 messages"), "{out}");
+    assert!(err.contains("Shutting down"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn sigint_to_the_binary_answers_in_flight_and_exits_0() {
+    sigint_or_sigterm("INT", "serial");
+    sigint_or_sigterm("INT", "pool");
+}
+
+#[test]
+fn sigterm_to_the_binary_is_graceful_too() {
+    sigint_or_sigterm("TERM", "threads");
+}
