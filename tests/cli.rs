@@ -143,29 +143,14 @@ fn config_from_toml_reports_the_winning_source() {
     assert_eq!(c.origin("mode"), "default");
 }
 
-/// The lesson's own client, in Python, word for word but for the port.
-const LESSON_CLIENT: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.settimeout(20)
-s.connect(('127.0.0.1', int(sys.argv[1])))
-print(s.recv(1024).decode('utf-8'))
-for data in [b'message1', b'message2', b'message3', b'message4', b'message5']:
-    s.send(data)
-    print(s.recv(1024).decode('utf-8'))
-s.send(b'exit')
-s.close()
-"#;
-
 #[test]
 fn the_lessons_python_client_passes_against_every_mode() {
     if std::process::Command::new("python3").arg("--version").output().is_err() {
         eprintln!("skipped: python3 is not installed");
         return;
     }
-    let dir = temp_dir("python");
-    let script = dir.join("client.py");
-    std::fs::write(&script, LESSON_CLIENT).unwrap();
+    // The copy of the lesson's client the README tells learners to run.
+    let script = repo("scripts/lesson_client.py");
     for mode in Mode::ALL {
         let server = support::echo_server(mode, |_| {});
         let out = std::process::Command::new("python3")
