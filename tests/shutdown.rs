@@ -148,3 +148,19 @@ fn sigint_to_the_binary_answers_in_flight_and_exits_0() {
 fn sigterm_to_the_binary_is_graceful_too() {
     sigint_or_sigterm("TERM", "threads");
 }
+
+#[test]
+fn a_second_sigint_quits_at_once_with_130() {
+    let bin = Binary::start(&["--addr", "127.0.0.1:0", "--mode", "threads", "--delay-ms", "15000"]);
+    let mut c = Client::connect(bin.addr);
+    c.expect(b"Welcome!");
+    c.send(b"this reply would take 15 s");
+    bin.signal("INT");
+    // The first signal's shutdown now waits on the slow reply; wait until
+    // the server says so before sending the second.
+    thread::sleep(Duration::from_millis(300));
+    bin.signal("INT");
+    let (code, _out, err) = bin.wait();
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("Second signal"), "{err}");
+}
