@@ -16,22 +16,8 @@ fn repo(path: &str) -> std::path::PathBuf {
 #[test]
 fn shipped_config_toml_states_the_defaults() {
     let shipped = Config::from_file(&repo("config.toml")).unwrap();
-    let defaults = Config::default();
-    // Everything but the origins (which record the file) must match.
-    assert_eq!(format!("{:?}", shipped.address), format!("{:?}", defaults.address));
-    assert_eq!(shipped.backlog, defaults.backlog);
-    assert_eq!(shipped.mode, defaults.mode);
-    assert_eq!(shipped.workers, defaults.workers);
-    assert_eq!(shipped.max_connections, defaults.max_connections);
-    assert_eq!(shipped.queue_limit, defaults.queue_limit);
-    assert_eq!(shipped.thread_stack_kb, defaults.thread_stack_kb);
-    assert_eq!(shipped.read_timeout_ms, defaults.read_timeout_ms);
-    assert_eq!(shipped.write_timeout_ms, defaults.write_timeout_ms);
-    assert_eq!(shipped.shutdown_timeout_ms, defaults.shutdown_timeout_ms);
-    assert_eq!(shipped.handler, defaults.handler);
-    assert_eq!(shipped.framing, defaults.framing);
-    assert_eq!(shipped.max_message_bytes, defaults.max_message_bytes);
-    assert_eq!(shipped.delay_ms, defaults.delay_ms);
+    // Equal settings; where they were read from is not compared.
+    assert_eq!(shipped, Config::default());
 }
 
 #[test]
@@ -53,21 +39,41 @@ fn flags_override_the_file_which_overrides_defaults() {
     .unwrap();
     let f = file.to_str().unwrap();
     let from_file = Binary::start(&["--config", f]);
-    assert!(from_file.first_line.contains("mode pool, workers 3"), "{}", from_file.first_line);
+    assert!(
+        from_file.first_line.contains("mode pool, workers 3"),
+        "{}",
+        from_file.first_line
+    );
     assert!(from_file.first_line.contains("framing line"));
     drop(from_file);
     let flags = Binary::start(&["--config", f, "--mode", "threads", "--framing", "length"]);
-    assert!(flags.first_line.contains("mode threads"), "{}", flags.first_line);
+    assert!(
+        flags.first_line.contains("mode threads"),
+        "{}",
+        flags.first_line
+    );
     assert!(flags.first_line.contains("framing length"));
 }
 
 #[test]
 fn config_toml_in_the_working_directory_is_read_without_flags() {
     let dir = temp_dir("cwd");
-    std::fs::write(dir.join("config.toml"), "address = \"127.0.0.1:0\"\nframing = \"line\"\n").unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "address = \"127.0.0.1:0\"\nframing = \"line\"\n",
+    )
+    .unwrap();
     let bin = Binary::start_in(&[], Some(&dir));
-    assert!(bin.first_line.contains("framing line"), "{}", bin.first_line);
-    assert!(bin.first_line.contains("config config.toml"), "{}", bin.first_line);
+    assert!(
+        bin.first_line.contains("framing line"),
+        "{}",
+        bin.first_line
+    );
+    assert!(
+        bin.first_line.contains("config config.toml"),
+        "{}",
+        bin.first_line
+    );
 }
 
 /// Runs the binary with `args` in `dir` and returns its one-line error.
@@ -83,21 +89,42 @@ fn error_line(args: &[&str], dir: &Path) -> (Option<i32>, String) {
 fn each_config_mistake_is_one_line_naming_file_line_and_key() {
     let dir = temp_dir("mistakes");
     let cases: &[(&str, &str)] = &[
-        ("workers = 0\n", "bad.toml:1: workers: must be from 1 to 4096, got 0"),
-        ("\n\nbacklog = 0\n", "bad.toml:3: backlog: must be from 1 to 65535, got 0"),
-        ("max_message_bytes = 0\n", "bad.toml:1: max_message_bytes: must be from 1"),
+        (
+            "workers = 0\n",
+            "bad.toml:1: workers: must be from 1 to 4096, got 0",
+        ),
+        (
+            "\n\nbacklog = 0\n",
+            "bad.toml:3: backlog: must be from 1 to 65535, got 0",
+        ),
+        (
+            "max_message_bytes = 0\n",
+            "bad.toml:1: max_message_bytes: must be from 1",
+        ),
         ("mode = \"forks\"\n", "bad.toml:1: unknown variant `forks`"),
-        ("backlog = \"many\"\n", "bad.toml:1: invalid type: string \"many\""),
+        (
+            "backlog = \"many\"\n",
+            "bad.toml:1: invalid type: string \"many\"",
+        ),
         ("# ok\nbaclog = 5\n", "bad.toml:2: unknown field `baclog`"),
-        ("address = \"localhost\"\n", "bad.toml:1: address: `localhost` is not an address"),
+        (
+            "address = \"localhost\"\n",
+            "bad.toml:1: address: `localhost` is not an address",
+        ),
         ("mode = \n", "bad.toml:1:"),
-        ("handler = \"chat\"\n", "bad.toml:1: handler: unknown handler `chat`; built in: echo"),
+        (
+            "handler = \"chat\"\n",
+            "bad.toml:1: handler: unknown handler `chat`; built in: echo",
+        ),
     ];
     for (text, want) in cases {
         std::fs::write(dir.join("bad.toml"), text).unwrap();
         let (code, line) = error_line(&["--config", "bad.toml"], &dir);
         assert_eq!(code, Some(2), "{text:?}: {line}");
-        assert!(line.starts_with(&format!("error: {want}")), "{text:?}: got {line:?}");
+        assert!(
+            line.starts_with(&format!("error: {want}")),
+            "{text:?}: got {line:?}"
+        );
     }
 }
 
@@ -106,13 +133,22 @@ fn bad_flags_and_missing_files_are_one_line_too() {
     let dir = temp_dir("flags");
     let (code, line) = error_line(&["--config", "missing.toml"], &dir);
     assert_eq!(code, Some(2));
-    assert!(line.starts_with("error: missing.toml: cannot read config file: No such file"), "{line}");
+    assert!(
+        line.starts_with("error: missing.toml: cannot read config file: No such file"),
+        "{line}"
+    );
     let (code, line) = error_line(&["--workers", "0"], &dir);
     assert_eq!(code, Some(2));
-    assert_eq!(line, "error: --workers: workers: must be from 1 to 4096, got 0");
+    assert_eq!(
+        line,
+        "error: --workers: workers: must be from 1 to 4096, got 0"
+    );
     let (code, line) = error_line(&["--addr", "127.0.0.1"], &dir);
     assert_eq!(code, Some(2));
-    assert!(line.starts_with("error: --addr: address: `127.0.0.1` is not an address"), "{line}");
+    assert!(
+        line.starts_with("error: --addr: address: `127.0.0.1` is not an address"),
+        "{line}"
+    );
     // clap's own errors for unknown values are short too (usage lines aside).
     let (code, err) = run_to_exit(&["--mode", "forks"], Some(&dir));
     assert_eq!(code, Some(2));
@@ -145,7 +181,11 @@ fn config_from_toml_reports_the_winning_source() {
 
 #[test]
 fn the_lessons_python_client_passes_against_every_mode() {
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: python3 is not installed");
         return;
     }
@@ -158,7 +198,11 @@ fn the_lessons_python_client_passes_against_every_mode() {
             .arg(server.local_addr().port().to_string())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             "Welcome!\nReceived message1;\nReceived message2;\nReceived message3;\n\

@@ -13,7 +13,12 @@ use tcpmodes::{Framing, Mode};
 
 /// Every mode and pool size worth telling apart.
 fn all_setups() -> Vec<(Mode, usize)> {
-    vec![(Mode::Serial, 1), (Mode::Threads, 1), (Mode::Pool, 1), (Mode::Pool, 2)]
+    vec![
+        (Mode::Serial, 1),
+        (Mode::Threads, 1),
+        (Mode::Pool, 1),
+        (Mode::Pool, 2),
+    ]
 }
 
 #[test]
@@ -128,7 +133,10 @@ fn serial_serves_the_second_client_after_the_first() {
 #[test]
 fn pool_of_one_worker_serves_one_client_at_a_time() {
     let t = two_clients(Mode::Pool, 1);
-    assert!(t.at("B greeted") > t.at("A answered"), "B must wait for the only worker");
+    assert!(
+        t.at("B greeted") > t.at("A answered"),
+        "B must wait for the only worker"
+    );
 }
 
 #[test]

@@ -24,9 +24,7 @@ fn assert_refused(addr: std::net::SocketAddr) {
             Ok(s) => {
                 // Raced the listener's close: it must not be greeted.
                 let mut c = Client { stream: s };
-                c.stream
-                    .set_read_timeout(Some(support::PATIENCE))
-                    .unwrap();
+                c.stream.set_read_timeout(Some(support::PATIENCE)).unwrap();
                 assert!(c.closed(), "a connection after shutdown was served");
                 thread::sleep(Duration::from_millis(20));
             }
@@ -63,8 +61,14 @@ fn handle_answers_in_flight_closes_idle_and_refuses_new_in_every_mode() {
             })
         });
         busy.expect(b"Received last words;");
-        events.lock().unwrap().push(("busy answered", Instant::now()));
-        assert!(busy.closed(), "{mode}: busy client not closed after its reply");
+        events
+            .lock()
+            .unwrap()
+            .push(("busy answered", Instant::now()));
+        assert!(
+            busy.closed(),
+            "{mode}: busy client not closed after its reply"
+        );
         if let Some(t) = idle_thread {
             t.join().unwrap();
             let ev = events.lock().unwrap();
@@ -117,14 +121,7 @@ fn slow_handler_is_cut_after_shutdown_timeout() {
 }
 
 fn sigint_or_sigterm(signal: &str, mode: &str) {
-    let bin = Binary::start(&[
-        "--addr",
-        "127.0.0.1:0",
-        "--mode",
-        mode,
-        "--delay-ms",
-        "500",
-    ]);
+    let bin = Binary::start(&["--addr", "127.0.0.1:0", "--mode", mode, "--delay-ms", "500"]);
     let mut c = Client::connect(bin.addr);
     c.expect(b"Welcome!");
     c.send(b"goodbye");
@@ -151,7 +148,14 @@ fn sigterm_to_the_binary_is_graceful_too() {
 
 #[test]
 fn a_second_sigint_quits_at_once_with_130() {
-    let bin = Binary::start(&["--addr", "127.0.0.1:0", "--mode", "threads", "--delay-ms", "15000"]);
+    let bin = Binary::start(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        "threads",
+        "--delay-ms",
+        "15000",
+    ]);
     let mut c = Client::connect(bin.addr);
     c.expect(b"Welcome!");
     c.send(b"this reply would take 15 s");

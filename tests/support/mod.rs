@@ -147,18 +147,7 @@ impl Binary {
     /// Waits (bounded) for exit; returns the exit code, the rest of stdout
     /// and all of stderr. Kills the child if it does not exit in time.
     pub fn wait(mut self) -> (Option<i32>, String, String) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break Some(s);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_bounded(&mut self.child);
         let mut out = String::new();
         if let Some(mut s) = self.stdout.take() {
             let _ = s.read_to_string(&mut out);
@@ -194,17 +183,26 @@ pub fn run_to_exit(args: &[&str], dir: Option<&std::path::Path>) -> (Option<i32>
         cmd.current_dir(d);
     }
     let mut child = cmd.spawn().expect("start tcpmodes");
+    let Some(status) = wait_bounded(&mut child) else {
+        panic!("tcpmodes {args:?} did not exit");
+    };
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    (status.code(), err)
+}
+
+/// Waits for `child` to exit, at most `PATIENCE`; kills it past that and
+/// returns `None`. (std has no wait with a timeout.)
+pub fn wait_bounded(child: &mut Child) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            return (status.code(), err);
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("tcpmodes {args:?} did not exit");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
