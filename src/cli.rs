@@ -96,7 +96,40 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Defaults, then the config file, then these flags; validated.
     pub fn to_config(&self) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        self.to_config_over(&Config::default())
+    }
+
+    /// [`to_config`](ServeArgs::to_config) with a program's own defaults in
+    /// place of the built-in ones (see [`run_cli_with`]); the config file and
+    /// the flags still override them. `handler` is not taken from them.
+    pub fn to_config_over(
+        &self,
+        defaults: &Config,
+    ) -> Result<(Config, Option<PathBuf>), ConfigError> {
         let (mut c, file) = Config::load(self.config.as_deref())?;
+        macro_rules! program_default {
+            ($($key:ident),*) => {$(
+                if c.origin(stringify!($key)) == "default" && c.$key != defaults.$key {
+                    c.$key = defaults.$key.clone();
+                    c.set_by(stringify!($key), "the program's defaults");
+                }
+            )*};
+        }
+        program_default!(
+            address,
+            backlog,
+            mode,
+            workers,
+            max_connections,
+            queue_limit,
+            thread_stack_kb,
+            read_timeout_ms,
+            write_timeout_ms,
+            shutdown_timeout_ms,
+            framing,
+            max_message_bytes,
+            delay_ms
+        );
         macro_rules! flag {
             ($field:ident, $key:ident, $flag:literal) => {
                 if let Some(v) = &self.$field {
@@ -150,7 +183,7 @@ pub fn builtin_factory(config: &Config) -> Result<Box<HandlerFactory>, ConfigErr
 
 /// The `tcpmodes` binary: serves the built-in handler the settings name.
 pub fn run_builtin() -> ExitCode {
-    run(Cli::parse(), None)
+    run(Cli::parse(), None, &Config::default())
 }
 
 /// A whole server program for your handler: parses the command line, reads
@@ -175,17 +208,48 @@ where
     H: Handler,
     F: Fn() -> H + Send + Sync + 'static,
 {
-    run(Cli::parse(), Some(Box::new(move || Box::new(factory()))))
+    run_cli_with(Config::default(), factory)
 }
 
-fn run(cli: Cli, custom: Option<Box<HandlerFactory>>) -> ExitCode {
+/// [`run_cli`] for a protocol that needs other defaults than the lesson's,
+/// most often its framing: a line protocol passes `framing = Line` here so
+/// its users need not remember `--framing line`. The config file and the
+/// flags still override these defaults, so every setting stays changeable:
+///
+/// ```no_run
+/// # use tcpmodes::{Action, Context, Handler};
+/// # #[derive(Default)] struct MyHandler;
+/// # impl Handler for MyHandler {
+/// #     fn on_message(&mut self, _: &[u8], _: &mut Context<'_>) -> Action { Action::Continue }
+/// # }
+/// use tcpmodes::{Config, Framing};
+///
+/// fn main() -> std::process::ExitCode {
+///     let mut defaults = Config::default();
+///     defaults.framing = Framing::Line;
+///     tcpmodes::run_cli_with(defaults, MyHandler::default)
+/// }
+/// ```
+pub fn run_cli_with<H, F>(defaults: Config, factory: F) -> ExitCode
+where
+    H: Handler,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    run(
+        Cli::parse(),
+        Some(Box::new(move || Box::new(factory()))),
+        &defaults,
+    )
+}
+
+fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> ExitCode {
     init_logging(cli.serve.verbose, cli.serve.quiet);
     match cli.command {
         Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
         Some(Command::Compare(args)) => return crate::compare::main_compare(&args),
         None => {}
     }
-    let (config, file) = match cli.serve.to_config() {
+    let (config, file) = match cli.serve.to_config_over(defaults) {
         Ok(c) => c,
         Err(e) => return fail(&e, 2),
     };

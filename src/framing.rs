@@ -27,11 +27,21 @@ pub enum Framing {
     /// Each message is preceded by its length as a 4-byte big-endian number,
     /// as binary protocols do; replies get the same prefix.
     Length,
+    /// HTTP/1.x requests: a message is one whole request, its head up to the
+    /// first empty line (`\r\n\r\n`, or a bare `\n\n`) plus the body its
+    /// `Content-Length` announces, so keep-alive connections stay in step
+    /// after a POST. Empty lines before a request are skipped, as RFC 9112
+    /// asks. Replies are sent as they are: the handler writes the status
+    /// line and headers. Chunked request bodies are not decoded: a handler
+    /// seeing `Transfer-Encoding` must answer and close (see
+    /// `examples/http_hello.rs`), as it must for a `Content-Length` that is
+    /// not a number, which this framing reads as no body.
+    Http,
 }
 
 impl Framing {
     /// All framings, in the order the docs list them.
-    pub const ALL: [Framing; 3] = [Framing::Raw, Framing::Line, Framing::Length];
+    pub const ALL: [Framing; 4] = [Framing::Raw, Framing::Line, Framing::Length, Framing::Http];
 
     /// The setting's name, as written in TOML and on the command line.
     pub fn name(self) -> &'static str {
@@ -39,6 +49,7 @@ impl Framing {
             Framing::Raw => "raw",
             Framing::Line => "line",
             Framing::Length => "length",
+            Framing::Http => "http",
         }
     }
 
@@ -46,7 +57,7 @@ impl Framing {
     /// messages, so the peer's decoder finds its end.
     pub fn encode(self, message: &[u8], out: &mut Vec<u8>) {
         match self {
-            Framing::Raw => out.extend_from_slice(message),
+            Framing::Raw | Framing::Http => out.extend_from_slice(message),
             Framing::Line => {
                 out.extend_from_slice(message);
                 out.push(b'\n');
@@ -67,7 +78,7 @@ impl Framing {
     pub fn read_size(self, max_message_bytes: usize) -> usize {
         match self {
             Framing::Raw => max_message_bytes.min(1024),
-            Framing::Line | Framing::Length => 16 * 1024,
+            Framing::Line | Framing::Length | Framing::Http => 16 * 1024,
         }
     }
 
@@ -130,8 +141,8 @@ pub struct Decoder {
     buf: Vec<u8>,
     /// Where the unconsumed bytes start in `buf`.
     start: usize,
-    /// For `line`: how far past `start` we already looked for `\n`, so a slow
-    /// client's long line is not scanned again on every byte.
+    /// For `line` and `http`: how far past `start` we already looked for the
+    /// end, so a slow client's long line is not scanned again on every byte.
     scanned: usize,
 }
 
@@ -212,6 +223,41 @@ impl Decoder {
                 }
                 (self.start + 4, self.start + 4 + len, self.start + 4 + len)
             }
+            Framing::Http => {
+                let skip = pending
+                    .iter()
+                    .position(|&b| b != b'\r' && b != b'\n')
+                    .unwrap_or(pending.len());
+                if skip > 0 {
+                    // Blank lines between requests; dropped, not messages.
+                    self.start += skip;
+                    self.scanned = 0;
+                    return self.next_message();
+                }
+                // A terminator may straddle two reads: look a little back.
+                let from = self.scanned.saturating_sub(2).min(pending.len());
+                let Some(head) = head_end(pending, from) else {
+                    if pending.len() > self.max {
+                        return Err(too_large(pending.len()));
+                    }
+                    self.scanned = pending.len();
+                    return Ok(None);
+                };
+                let total = content_length(&pending[..head])
+                    .and_then(|body| body.checked_add(head as u64))
+                    .unwrap_or(head as u64);
+                if total > self.max as u64 {
+                    return Err(FrameError::TooLarge {
+                        limit: self.max,
+                        len: total,
+                    });
+                }
+                let total = total as usize;
+                if pending.len() < total {
+                    return Ok(None);
+                }
+                (self.start, self.start + total, self.start + total)
+            }
         };
         self.start = next;
         self.scanned = 0;
@@ -223,6 +269,34 @@ impl Decoder {
     pub fn pending(&self) -> usize {
         self.buf.len() - self.start
     }
+}
+
+/// Where an HTTP head ends: just past its first empty line, found by looking
+/// for a `\n` followed by `\n` or `\r\n` from `from` on.
+fn head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
+        let nl = i + off;
+        match buf.get(nl + 1..) {
+            Some([b'\n', ..]) => return Some(nl + 2),
+            Some([b'\r', b'\n', ..]) => return Some(nl + 3),
+            _ => i = nl + 1,
+        }
+    }
+    None
+}
+
+/// The body length an HTTP head announces with `Content-Length`; `None`
+/// when it has none or it is not a number (the handler decides what to do).
+fn content_length(head: &[u8]) -> Option<u64> {
+    head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if !name.eq_ignore_ascii_case(b"content-length") {
+            return None;
+        }
+        std::str::from_utf8(value).ok()?.trim().parse().ok()
+    })
 }
 
 #[cfg(test)]
@@ -281,11 +355,49 @@ mod tests {
     }
 
     #[test]
+    fn http_cuts_whole_requests_with_their_bodies_across_reads() {
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".as_slice();
+        let post = b"POST /x HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello".as_slice();
+        let bare = b"GET /b HTTP/1.0\n\n".as_slice();
+        let mut stream = [get, post, b"\r\n", bare].concat();
+        stream.extend_from_slice(get);
+        // Every split point, including inside each terminator and body.
+        for cut in 0..stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let got = all(Framing::Http, 1024, &[a, b]).unwrap();
+            assert_eq!(
+                got,
+                vec![get.to_vec(), post.to_vec(), bare.to_vec(), get.to_vec()],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn http_refuses_endless_heads_and_huge_bodies() {
+        let err = all(Framing::Http, 16, &[b"GET / HTTP/1.1\r\nX: y"]).unwrap_err();
+        assert_eq!(err, FrameError::TooLarge { limit: 16, len: 20 });
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n";
+        let err = all(Framing::Http, 100, &[head]).unwrap_err();
+        assert_eq!(
+            err,
+            FrameError::TooLarge {
+                limit: 100,
+                len: 1_000_000 + head.len() as u64
+            }
+        );
+        // Not a number: no body; the handler sees the header and refuses.
+        let odd = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+        assert_eq!(all(Framing::Http, 100, &[odd]).unwrap(), vec![odd.to_vec()]);
+    }
+
+    #[test]
     fn encode_marks_messages() {
         let mut out = Vec::new();
         Framing::Line.encode(b"hi", &mut out);
         Framing::Length.encode(b"hi", &mut out);
         Framing::Raw.encode(b"hi", &mut out);
-        assert_eq!(out, b"hi\n\0\0\0\x02hihi");
+        Framing::Http.encode(b"ok", &mut out);
+        assert_eq!(out, b"hi\n\0\0\0\x02hihiok");
     }
 }
