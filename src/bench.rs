@@ -1,0 +1,1280 @@
+//! `tcpmodes bench`: a load generator for the echo protocol.
+//!
+//! A benchmark is only worth something if the generator is not the
+//! bottleneck, so this one does not spend a thread per client: a few
+//! event-loop threads (mio, non-blocking sockets) each drive many clients,
+//! and every client is a small state machine
+//! (connect → read greeting → write request → read reply → …). That is the
+//! same idea the framework teaches on the server side, used here to put
+//! pressure on a server from thousands of sockets at once.
+//!
+//! Every reply is checked byte for byte: the generator knows the exact bytes
+//! of the greeting and of the reply to its payload, so it compares each read
+//! with what must come next and never needs to parse or buffer replies.
+//!
+//! Counting, precisely (the JSON keeps these names):
+//!
+//! * An **attempt** is one message the generator tries to get answered. It
+//!   starts when a client begins work on it: on a client without a
+//!   connection that is the `connect` (a persistent client's first message,
+//!   and every message with `--churn`), otherwise the write of the request.
+//! * An attempt ends in exactly one **outcome**: a verified reply
+//!   (`replies_ok`) or one error of one kind (`errors`).
+//! * `sent` counts the attempts that started in the measured window (after
+//!   the warm-up) and reached an outcome, so `sent == replies_ok +
+//!   errors.total` holds exactly. Attempts still in flight when the run
+//!   stops are not outcomes; they are reported in `abandoned`, not in `sent`.
+//!
+//! Everything is bounded by time: each phase has a deadline (`--timeout-ms`),
+//! and the run as a whole stops at `warmup + duration`, or, with
+//! `--messages`, at a hard cap derived from the timeout, so a hung server
+//! cannot hang the generator.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use serde::{Deserialize, Serialize};
+
+use crate::framing::Framing;
+use crate::report::{self, OutputFormat};
+
+/// Version of the JSON schema of [`BenchReport`]. It changes only when a
+/// field is removed or changes meaning, so scripts can check it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// With `raw` framing the server reads at most this many bytes as one
+/// message, so a larger payload would be cut into several messages.
+pub const MAX_RAW_PAYLOAD: usize = 1024;
+
+/// Largest payload accepted at all: a bench of huge messages measures the
+/// copy, not the server, and every client holds its request in memory.
+pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
+
+/// How often each event loop looks for expired deadlines and due
+/// reconnects. Scanning every client on every wake-up would cost more than
+/// the I/O with thousands of clients; a few milliseconds of timer slack is
+/// nothing next to a timeout of seconds.
+const SCAN_INTERVAL: Duration = Duration::from_millis(5);
+
+/// First and largest pause before a client reconnects after an error, so a
+/// dead server is retried, counted, but not hammered in a spin.
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+const BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// Largest latency the histogram holds (one hour, in µs); larger values are
+/// clamped. A timeout ends every attempt long before.
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// Command-line flags of `tcpmodes bench`, also the input of
+/// [`run_bench`] for programmatic runs (`compare`, tests): build it with
+/// [`BenchArgs::new`] and change the fields you need.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct BenchArgs {
+    /// Server to load, as HOST:PORT.
+    #[arg(long)]
+    pub addr: String,
+
+    /// Concurrent clients, each with its own connection (or, with --churn,
+    /// its own stream of short connections).
+    #[arg(long, default_value_t = 1)]
+    pub clients: usize,
+
+    /// Measured seconds (after the warm-up). Default 5 when --messages is
+    /// not given.
+    #[arg(long, conflicts_with = "messages")]
+    pub duration: Option<f64>,
+
+    /// Messages per client instead of a duration; the run ends when every
+    /// client is done (or at a hard cap if the server stops answering).
+    #[arg(long)]
+    pub messages: Option<u64>,
+
+    /// Payload bytes per message (at most 1024 with raw framing).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+
+    /// Framing the server speaks; must match its --framing.
+    #[arg(long, value_enum, default_value_t = Framing::Raw)]
+    pub framing: Framing,
+
+    /// Every message on a new connection (connect, greeting, one request,
+    /// close): measures accept and set-up cost, reported as connections/s.
+    #[arg(long)]
+    pub churn: bool,
+
+    /// Seconds of load before measuring, to let caches, pools and the
+    /// kernel settle. Nothing done in the warm-up is counted.
+    #[arg(long, default_value_t = 0.0)]
+    pub warmup: f64,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Exit 0 even when errors occurred (they are still reported).
+    #[arg(long)]
+    pub allow_errors: bool,
+
+    /// Deadline, in milliseconds, for each phase of an attempt: connect plus
+    /// greeting, and request plus reply. Missing it counts as a timeout.
+    #[arg(long, default_value_t = 5000)]
+    pub timeout_ms: u64,
+
+    /// Event-loop threads of the generator (default: number of CPUs). Never
+    /// more than --clients.
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// Never draw the progress line, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl BenchArgs {
+    /// The defaults of the command line, for `addr`: one client, 5 seconds,
+    /// 64 bytes, raw framing, table output.
+    pub fn new(addr: impl Into<String>) -> Self {
+        BenchArgs {
+            addr: addr.into(),
+            clients: 1,
+            duration: None,
+            messages: None,
+            size: 64,
+            framing: Framing::Raw,
+            churn: false,
+            warmup: 0.0,
+            format: OutputFormat::Table,
+            allow_errors: false,
+            timeout_ms: 5000,
+            threads: None,
+            no_progress: false,
+        }
+    }
+}
+
+/// Why a bench could not run at all (as opposed to errors *during* a run,
+/// which are counted in the report).
+#[derive(Debug)]
+pub enum BenchError {
+    /// A flag is out of range or flags contradict each other.
+    InvalidArgs(String),
+    /// `--addr` did not resolve to any address.
+    Resolve {
+        /// The address as given.
+        addr: String,
+        /// What the resolver said.
+        source: io::Error,
+    },
+    /// Not a single connection could be made before the run, so there is
+    /// nothing to measure (the server is not up, or the port is wrong).
+    Connect {
+        /// The address tried last.
+        addr: SocketAddr,
+        /// The error of that try.
+        source: io::Error,
+    },
+    /// The generator itself failed (creating a poller or a thread).
+    Io(io::Error),
+}
+
+impl BenchError {
+    /// Whether the user can fix this by changing the command line or
+    /// starting the server: `main_bench` exits 2 for those, 1 otherwise.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, BenchError::Io(_))
+    }
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BenchError::InvalidArgs(msg) => write!(f, "invalid arguments: {msg}"),
+            BenchError::Resolve { addr, source } => {
+                write!(f, "cannot resolve --addr {addr}: {source}")
+            }
+            BenchError::Connect { addr, source } => {
+                write!(
+                    f,
+                    "cannot connect to {addr}: {source} (is the server running?)"
+                )
+            }
+            BenchError::Io(e) => write!(f, "load generator failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BenchError::InvalidArgs(_) => None,
+            BenchError::Resolve { source, .. } | BenchError::Connect { source, .. } => Some(source),
+            BenchError::Io(e) => Some(e),
+        }
+    }
+}
+
+/// Errors of a run, by kind. Each failed attempt counts in exactly one kind,
+/// and `total` is their sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    /// The connection was refused (ECONNREFUSED): nothing listens, or the
+    /// accept queue is full and the kernel answered with a reset.
+    pub refused: u64,
+    /// The connection was reset or broken (ECONNRESET, EPIPE,
+    /// ECONNABORTED) while writing or reading.
+    pub reset: u64,
+    /// A phase (connect plus greeting, or request plus reply) missed its
+    /// deadline of `--timeout-ms`.
+    pub timeout: u64,
+    /// Bytes arrived that differ from the expected greeting or reply, or
+    /// more bytes than expected arrived.
+    pub wrong_reply: u64,
+    /// The server closed (EOF) before the full greeting or reply.
+    pub closed_early: u64,
+    /// Anything else, e.g. out of local ports (EADDRNOTAVAIL) or files.
+    pub other: u64,
+    /// Sum of the kinds above.
+    pub total: u64,
+}
+
+impl ErrorCounts {
+    fn add(&mut self, failure: Failure) {
+        let slot = match failure {
+            Failure::Refused => &mut self.refused,
+            Failure::Reset => &mut self.reset,
+            Failure::Timeout => &mut self.timeout,
+            Failure::WrongReply => &mut self.wrong_reply,
+            Failure::ClosedEarly => &mut self.closed_early,
+            Failure::Other => &mut self.other,
+        };
+        *slot += 1;
+        self.total += 1;
+    }
+
+    fn merge(&mut self, other: &ErrorCounts) {
+        self.refused += other.refused;
+        self.reset += other.reset;
+        self.timeout += other.timeout;
+        self.wrong_reply += other.wrong_reply;
+        self.closed_early += other.closed_early;
+        self.other += other.other;
+        self.total += other.total;
+    }
+
+    /// `(name, count)` for every kind, in schema order; used by the
+    /// renderers so a new kind cannot be forgotten in one of them.
+    pub fn kinds(&self) -> [(&'static str, u64); 6] {
+        [
+            ("refused", self.refused),
+            ("reset", self.reset),
+            ("timeout", self.timeout),
+            ("wrong_reply", self.wrong_reply),
+            ("closed_early", self.closed_early),
+            ("other", self.other),
+        ]
+    }
+}
+
+/// Latency of successful attempts, in microseconds, from an HDR histogram
+/// merged over all generator threads (3 significant digits).
+///
+/// Without `--churn` it is the time from the start of the request write to
+/// the last byte of the reply. With `--churn` it is the whole cycle, from
+/// `connect` to the last byte of the reply, since set-up is what churn
+/// measures. All zero when there was no successful attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Number of recorded latencies (equals `replies_ok`).
+    pub samples: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+}
+
+impl LatencySummary {
+    fn from_histogram(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            samples: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+}
+
+/// The result of one bench run; its JSON (`--format json`) is the stable,
+/// documented interface for scripts (see [`SCHEMA_VERSION`] and the module
+/// docs for the exact meaning of the counters).
+///
+/// Invariant: `sent == replies_ok + errors.total`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// [`SCHEMA_VERSION`] of this document.
+    pub version: u32,
+    /// The server address, as given.
+    pub addr: String,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Event-loop threads the generator used.
+    pub threads: usize,
+    /// Framing spoken.
+    pub framing: Framing,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// Whether every message used its own connection.
+    pub churn: bool,
+    /// Messages per client asked for, or `null` for a timed run.
+    pub messages_per_client: Option<u64>,
+    /// Warm-up seconds, not measured.
+    pub warmup_secs: f64,
+    /// Seconds measured: the requested duration, or with `--messages` the
+    /// time until the last client finished (or the hard cap hit).
+    pub duration_secs: f64,
+    /// Attempts that started in the measured window and reached an outcome.
+    pub sent: u64,
+    /// Attempts answered with exactly the expected reply.
+    pub replies_ok: u64,
+    /// Attempts in flight when the run stopped: neither ok nor error, and
+    /// not in `sent`.
+    pub abandoned: u64,
+    /// TCP connections established by measured attempts.
+    pub connections: u64,
+    /// Failed attempts by kind.
+    pub errors: ErrorCounts,
+    /// `replies_ok / duration_secs`: the throughput.
+    pub msgs_per_sec: f64,
+    /// `connections / duration_secs`: the headline with `--churn`, where each
+    /// connection carries one message.
+    pub conns_per_sec: f64,
+    /// Latency of the successful attempts.
+    pub latency_us: LatencySummary,
+}
+
+/// How one attempt failed; one variant per [`ErrorCounts`] field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Refused,
+    Reset,
+    Timeout,
+    WrongReply,
+    ClosedEarly,
+    Other,
+}
+
+impl Failure {
+    fn of(e: &io::Error) -> Failure {
+        use io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => Failure::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Failure::Reset,
+            K::TimedOut => Failure::Timeout,
+            K::UnexpectedEof => Failure::ClosedEarly,
+            _ => Failure::Other,
+        }
+    }
+}
+
+/// The validated, resolved form of [`BenchArgs`], shared read-only by the
+/// event-loop threads.
+struct Plan {
+    addr: SocketAddr,
+    clients: usize,
+    churn: bool,
+    messages: Option<u64>,
+    timeout: Duration,
+    /// Exact bytes of the request, the greeting and the reply, framed.
+    request: Vec<u8>,
+    greeting: Vec<u8>,
+    reply: Vec<u8>,
+    /// Attempts starting before this are warm-up.
+    measure_start: Instant,
+    /// Every thread stops here, whatever is in flight.
+    end: Instant,
+}
+
+/// Counters shared with the progress line; threads add to them every
+/// [`SCAN_INTERVAL`], not per message, so they are never contended.
+#[derive(Default)]
+struct Progress {
+    ok: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The printable payload: `abcd…z` repeated. It starts with `a`, so it is
+/// never `exit`, and contains no `\n` or `\r`.
+pub fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+fn framed(framing: Framing, message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 4);
+    framing.encode(message, &mut out);
+    out
+}
+
+fn secs(value: f64, flag: &str) -> Result<Duration, BenchError> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        BenchError::InvalidArgs(format!(
+            "{flag} must be a number of seconds ≥ 0, not {value}"
+        ))
+    })
+}
+
+fn far_future(from: Instant, d: Duration) -> Instant {
+    // Instant + a huge Duration panics on overflow; a year is "never" here.
+    from.checked_add(d)
+        .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
+}
+
+fn check_args(args: &BenchArgs) -> Result<(), BenchError> {
+    let bad = |msg: String| Err(BenchError::InvalidArgs(msg));
+    if args.clients == 0 {
+        return bad("--clients must be at least 1".into());
+    }
+    if !matches!(args.framing, Framing::Raw | Framing::Line | Framing::Length) {
+        return bad(format!(
+            "--framing {} does not carry the echo protocol; use raw, line or length",
+            args.framing
+        ));
+    }
+    if args.size == 0 {
+        return bad("--size must be at least 1 byte".into());
+    }
+    if args.framing == Framing::Raw && args.size > MAX_RAW_PAYLOAD {
+        return bad(format!(
+            "--size {} is over {MAX_RAW_PAYLOAD} bytes, the most one raw message can hold \
+             (the server reads 1024 bytes as one message); use --framing line or length",
+            args.size
+        ));
+    }
+    if args.size > MAX_PAYLOAD {
+        return bad(format!("--size must be at most {MAX_PAYLOAD} bytes"));
+    }
+    if args.messages == Some(0) {
+        return bad("--messages must be at least 1".into());
+    }
+    if args.duration.is_some() && args.messages.is_some() {
+        return bad("give --duration or --messages, not both".into());
+    }
+    if let Some(d) = args.duration {
+        if d.is_nan() || d <= 0.0 {
+            return bad(format!("--duration must be more than 0 seconds, not {d}"));
+        }
+        secs(d, "--duration")?;
+    }
+    secs(args.warmup, "--warmup")?;
+    if args.timeout_ms == 0 {
+        return bad("--timeout-ms must be at least 1".into());
+    }
+    if args.threads == Some(0) {
+        return bad("--threads must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// Resolves `--addr` and makes one blocking connection, so that "the
+/// server is not there" is one clear error before the run instead of a
+/// report full of refusals.
+fn preflight(addr: &str, timeout: Duration) -> Result<SocketAddr, BenchError> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|source| BenchError::Resolve {
+            addr: addr.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match std::net::TcpStream::connect_timeout(a, timeout) {
+            Ok(_) => return Ok(*a),
+            Err(e) => last = Some((*a, e)),
+        }
+    }
+    match last {
+        Some((addr, source)) => Err(BenchError::Connect { addr, source }),
+        None => Err(BenchError::Resolve {
+            addr: addr.to_string(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no address"),
+        }),
+    }
+}
+
+/// Runs one benchmark as `args` says and returns its report.
+///
+/// Errors during the run (refused, reset, timeouts, wrong replies, …) are
+/// counted in the report, not returned: a server that misbehaves under load
+/// is a result. `Err` means nothing could be measured: bad arguments, an
+/// address that does not resolve, or no connection possible at all.
+pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
+    check_args(args)?;
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let addr = preflight(&args.addr, timeout)?;
+
+    // Thousands of sockets need thousands of descriptors; the soft limit is
+    // often 1024. Raising it to the hard limit is harmless if it fails: the
+    // run then counts EMFILE as `other` errors.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+
+    let threads = args
+        .threads
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, args.clients);
+    let warmup = secs(args.warmup, "--warmup")?;
+    let start = Instant::now();
+    let measure_start = start + warmup;
+    let end = match args.messages {
+        None => {
+            let d = secs(args.duration.unwrap_or(5.0), "--duration")?;
+            far_future(measure_start, d)
+        }
+        // Each attempt ends within two deadlines (connect + greeting,
+        // request + reply) plus a backoff; so a client can always finish its
+        // messages by then, and a server that hangs cannot hang us.
+        Some(m) => {
+            let per_attempt = timeout.saturating_mul(2).saturating_add(BACKOFF_MAX);
+            let cap = per_attempt
+                .saturating_mul(u32::try_from(m).unwrap_or(u32::MAX))
+                .saturating_add(Duration::from_secs(1));
+            far_future(measure_start, cap)
+        }
+    };
+    let p = payload(args.size);
+    let mut expected_reply = Vec::with_capacity(p.len() + 10);
+    expected_reply.extend_from_slice(b"Received ");
+    expected_reply.extend_from_slice(&p);
+    expected_reply.push(b';');
+    let plan = Plan {
+        addr,
+        clients: args.clients,
+        churn: args.churn,
+        messages: args.messages,
+        timeout,
+        request: framed(args.framing, &p),
+        greeting: framed(args.framing, b"Welcome!"),
+        reply: framed(args.framing, &expected_reply),
+        measure_start,
+        end,
+    };
+
+    let progress = Progress::default();
+    let bar = progress_bar(args, &plan);
+    let tallies = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let plan = &plan;
+                let progress = &progress;
+                let n = plan.clients / threads + usize::from(t < plan.clients % threads);
+                thread::Builder::new()
+                    .name(format!("bench-{t}"))
+                    .spawn_scoped(s, move || Worker::new(plan, progress, n)?.run())
+            })
+            .collect::<Result<_, _>>()
+            .map_err(BenchError::Io)?;
+        if let Some(bar) = &bar {
+            while !handles
+                .iter()
+                .all(|h: &thread::ScopedJoinHandle<'_, _>| h.is_finished())
+            {
+                update_bar(bar, &plan, &progress);
+                thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        }
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r.map_err(BenchError::Io),
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect::<Result<Vec<Tally>, BenchError>>()
+    })?;
+
+    let mut total = Tally::new().map_err(BenchError::Io)?;
+    for t in &tallies {
+        total.merge(t);
+    }
+    let duration = match args.messages {
+        None => plan.end.saturating_duration_since(plan.measure_start),
+        Some(_) => total
+            .finished_at
+            .unwrap_or(plan.end)
+            .min(plan.end)
+            .saturating_duration_since(plan.measure_start),
+    };
+    let duration_secs = duration.as_secs_f64();
+    let rate = |n: u64| {
+        if duration_secs > 0.0 {
+            n as f64 / duration_secs
+        } else {
+            0.0
+        }
+    };
+    Ok(BenchReport {
+        version: SCHEMA_VERSION,
+        addr: args.addr.clone(),
+        clients: args.clients,
+        threads,
+        framing: args.framing,
+        size: args.size,
+        churn: args.churn,
+        messages_per_client: args.messages,
+        warmup_secs: warmup.as_secs_f64(),
+        duration_secs,
+        sent: total.ok + total.errors.total,
+        replies_ok: total.ok,
+        abandoned: total.abandoned,
+        connections: total.connections,
+        errors: total.errors,
+        msgs_per_sec: rate(total.ok),
+        conns_per_sec: rate(total.connections),
+        latency_us: LatencySummary::from_histogram(&total.latency),
+    })
+}
+
+/// Runs [`run_bench`] and prints the report to stdout in `--format`, as the
+/// `tcpmodes bench` command does.
+///
+/// Exit status: 0 on a clean run; 1 when errors were counted (unless
+/// `--allow-errors`) or the generator itself failed; 2, with one line on
+/// stderr, when the arguments are wrong or the server cannot be reached at
+/// all.
+pub fn main_bench(args: &BenchArgs) -> ExitCode {
+    match run_bench(args) {
+        Ok(r) => {
+            print!("{}", report::render(&r, args.format));
+            if r.errors.total > 0 && !args.allow_errors {
+                eprintln!(
+                    "bench: {} of {} messages failed ({}); pass --allow-errors to exit 0 anyway",
+                    r.errors.total,
+                    r.sent,
+                    report::error_breakdown(&r.errors)
+                );
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
+fn progress_bar(args: &BenchArgs, plan: &Plan) -> Option<indicatif::ProgressBar> {
+    if args.no_progress || !io::stderr().is_terminal() {
+        return None;
+    }
+    let (len, template) = match plan.messages {
+        Some(m) => (
+            m.saturating_mul(plan.clients as u64),
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} messages  {msg}",
+        ),
+        None => (
+            plan.end
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+            "{spinner} {elapsed_precise} [{bar:30}] {msg}",
+        ),
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr_with_hz(10),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+fn update_bar(bar: &indicatif::ProgressBar, plan: &Plan, progress: &Progress) {
+    let ok = progress.ok.load(Ordering::Relaxed);
+    let errors = progress.errors.load(Ordering::Relaxed);
+    let now = Instant::now();
+    let phase = if now < plan.measure_start {
+        "warm-up, "
+    } else {
+        ""
+    };
+    bar.set_message(format!("{phase}{ok} ok, {errors} errors"));
+    match plan.messages {
+        Some(_) => bar.set_position(ok + errors),
+        None => {
+            let total = bar.length().unwrap_or(0);
+            let left = plan.end.saturating_duration_since(now).as_millis() as u64;
+            bar.set_position(total.saturating_sub(left));
+        }
+    }
+}
+
+/// What one event-loop thread measured; merged into the report.
+struct Tally {
+    ok: u64,
+    errors: ErrorCounts,
+    abandoned: u64,
+    connections: u64,
+    latency: Histogram<u64>,
+    /// When this thread's last client finished its `--messages`.
+    finished_at: Option<Instant>,
+}
+
+impl Tally {
+    fn new() -> io::Result<Tally> {
+        let latency = Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
+            .map_err(|e| io::Error::other(format!("histogram: {e}")))?;
+        Ok(Tally {
+            ok: 0,
+            errors: ErrorCounts::default(),
+            abandoned: 0,
+            connections: 0,
+            latency,
+            finished_at: None,
+        })
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        self.ok += other.ok;
+        self.errors.merge(&other.errors);
+        self.abandoned += other.abandoned;
+        self.connections += other.connections;
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        self.finished_at = match (self.finished_at, other.finished_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Where a client is in its attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting out a pause after an error; reconnects at `deadline`.
+    Backoff,
+    /// Non-blocking connect in progress.
+    Connecting,
+    /// Connected, reading the greeting.
+    Greeting,
+    /// Writing the request (more than one write if the socket buffer fills).
+    Writing,
+    /// Request written, reading the reply.
+    Reply,
+    /// No more attempts (its `--messages` are done).
+    Done,
+}
+
+/// One simulated client: at most one connection and one attempt at a time.
+struct Client {
+    state: State,
+    stream: Option<TcpStream>,
+    /// Bytes of the current request written, or of the expected greeting or
+    /// reply received.
+    pos: usize,
+    /// End of the current phase, or of the backoff.
+    deadline: Instant,
+    attempt_start: Instant,
+    request_start: Instant,
+    /// An attempt is open (started, no outcome yet).
+    in_attempt: bool,
+    /// The open attempt started after the warm-up.
+    measured: bool,
+    /// The current request did not fit in one write; then the reply may
+    /// already be waiting when the write ends, so read right away.
+    write_blocked: bool,
+    /// Measured attempts left with `--messages`.
+    remaining: u64,
+    /// Errors in a row, for the backoff.
+    failures: u32,
+}
+
+/// What to do after one step of a client's state machine.
+enum Step {
+    /// The state changed and the new state can make progress now.
+    Continue,
+    /// Nothing more until the next event or deadline.
+    Wait,
+}
+
+/// Result of reading towards an expected byte string.
+enum ReadOutcome {
+    Complete,
+    Pending,
+    Failed(Failure),
+}
+
+/// One event-loop thread and its clients; `Token(i)` is client `i`.
+struct Worker<'a> {
+    plan: &'a Plan,
+    progress: &'a Progress,
+    poll: Poll,
+    clients: Vec<Client>,
+    /// Clients not yet `Done`.
+    active: usize,
+    /// Every read lands here and is compared with the expected bytes, so
+    /// clients need no read buffers of their own.
+    scratch: Vec<u8>,
+    tally: Tally,
+    flushed_ok: u64,
+    flushed_errors: u64,
+    /// Clients whose reply just arrived on a kept connection: their next
+    /// requests are written after the whole batch of events is read, right
+    /// before the thread sleeps. Writing each at once kept the thread busy
+    /// while the server threads it woke waited for a CPU, which on a small
+    /// machine shared with the server cost half the throughput (remote
+    /// wake-ups); this way the thread sleeps after its writes, like a
+    /// blocking client does, and the woken threads can run.
+    deferred: Vec<usize>,
+}
+
+impl<'a> Worker<'a> {
+    fn new(plan: &'a Plan, progress: &'a Progress, n: usize) -> io::Result<Self> {
+        let now = Instant::now();
+        let client = Client {
+            state: State::Backoff,
+            stream: None,
+            pos: 0,
+            deadline: now,
+            attempt_start: now,
+            request_start: now,
+            in_attempt: false,
+            measured: false,
+            write_blocked: false,
+            remaining: plan.messages.unwrap_or(u64::MAX),
+            failures: 0,
+        };
+        let clients = (0..n)
+            .map(|_| Client {
+                stream: None,
+                ..client
+            })
+            .collect();
+        Ok(Worker {
+            plan,
+            progress,
+            poll: Poll::new()?,
+            clients,
+            active: n,
+            scratch: vec![0; 64 * 1024],
+            tally: Tally::new()?,
+            flushed_ok: 0,
+            flushed_errors: 0,
+            deferred: Vec::new(),
+        })
+    }
+
+    fn run(mut self) -> io::Result<Tally> {
+        let mut events = Events::with_capacity(1024);
+        let now = Instant::now();
+        for i in 0..self.clients.len() {
+            self.start_attempt(i, now);
+            self.drive(i, now);
+        }
+        let mut next_scan = now + SCAN_INTERVAL;
+        loop {
+            let now = Instant::now();
+            if self.active == 0 || now >= self.plan.end {
+                break;
+            }
+            if now >= next_scan {
+                self.scan(now);
+                self.flush_progress();
+                next_scan = now + SCAN_INTERVAL;
+            }
+            let wait = next_scan.min(self.plan.end).saturating_duration_since(now);
+            match self.poll.poll(&mut events, Some(wait)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if events.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                let i = ev.token().0;
+                if i < self.clients.len() {
+                    self.drive(i, now);
+                }
+            }
+            // Replies first, then all the next requests, then sleep: see
+            // `deferred`.
+            let deferred = std::mem::take(&mut self.deferred);
+            let now = Instant::now();
+            for &i in &deferred {
+                self.drive(i, now);
+            }
+            self.deferred = deferred;
+            self.deferred.clear();
+        }
+        // Whatever is still in flight has no outcome: abandon it.
+        for i in 0..self.clients.len() {
+            let c = &self.clients[i];
+            if c.in_attempt && c.measured {
+                self.tally.abandoned += 1;
+            }
+            self.close(i);
+        }
+        self.flush_progress();
+        Ok(self.tally)
+    }
+
+    /// Pushes this thread's counters to the progress line.
+    fn flush_progress(&mut self) {
+        let errors = self.tally.errors.total;
+        self.progress
+            .ok
+            .fetch_add(self.tally.ok - self.flushed_ok, Ordering::Relaxed);
+        self.progress
+            .errors
+            .fetch_add(errors - self.flushed_errors, Ordering::Relaxed);
+        self.flushed_ok = self.tally.ok;
+        self.flushed_errors = errors;
+    }
+
+    /// Expires deadlines and restarts clients whose backoff is over.
+    fn scan(&mut self, now: Instant) {
+        for i in 0..self.clients.len() {
+            let c = &self.clients[i];
+            if now < c.deadline {
+                continue;
+            }
+            match c.state {
+                State::Backoff => {
+                    self.start_attempt(i, now);
+                    self.drive(i, now);
+                }
+                State::Connecting | State::Greeting | State::Writing | State::Reply => {
+                    self.fail(i, Failure::Timeout, now);
+                }
+                State::Done => {}
+            }
+        }
+    }
+
+    /// Begins the client's next attempt (or retires it when its messages
+    /// are done): connects if it has no connection, else writes a request.
+    fn start_attempt(&mut self, i: usize, now: Instant) {
+        let c = &mut self.clients[i];
+        if c.remaining == 0 {
+            self.finish(i, now);
+            return;
+        }
+        c.in_attempt = true;
+        c.measured = now >= self.plan.measure_start;
+        c.attempt_start = now;
+        if c.stream.is_some() {
+            self.begin_request(i, now);
+        } else {
+            self.connect(i, now);
+        }
+    }
+
+    fn connect(&mut self, i: usize, now: Instant) {
+        match TcpStream::connect(self.plan.addr) {
+            Ok(mut stream) => {
+                if let Err(e) = self.poll.registry().register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    self.fail(i, Failure::of(&e), now);
+                    return;
+                }
+                let c = &mut self.clients[i];
+                c.stream = Some(stream);
+                c.state = State::Connecting;
+                c.deadline = now + self.plan.timeout;
+            }
+            Err(e) => self.fail(i, Failure::of(&e), now),
+        }
+    }
+
+    fn begin_request(&mut self, i: usize, now: Instant) {
+        let c = &mut self.clients[i];
+        c.state = State::Writing;
+        c.pos = 0;
+        c.write_blocked = false;
+        c.request_start = now;
+        c.deadline = now + self.plan.timeout;
+    }
+
+    /// Advances client `i` as far as it can go without blocking.
+    ///
+    /// mio's events are edge-triggered, so a read state reads until the
+    /// expected bytes are complete or the socket would block; stopping
+    /// earlier could lose the wake-up for bytes already there.
+    fn drive(&mut self, i: usize, now: Instant) {
+        loop {
+            let step = match self.clients[i].state {
+                State::Connecting => self.step_connecting(i, now),
+                State::Greeting => match self.read_expected(i, true) {
+                    ReadOutcome::Complete => {
+                        self.begin_request(i, now);
+                        Step::Continue
+                    }
+                    ReadOutcome::Pending => Step::Wait,
+                    ReadOutcome::Failed(f) => {
+                        self.fail(i, f, now);
+                        Step::Wait
+                    }
+                },
+                State::Writing => self.step_writing(i, now),
+                State::Reply => match self.read_expected(i, false) {
+                    ReadOutcome::Complete => {
+                        self.succeed(i, now);
+                        // A new connection waits for its connect event; a
+                        // kept one writes its next request after the batch.
+                        if self.clients[i].state == State::Writing {
+                            self.deferred.push(i);
+                        }
+                        Step::Wait
+                    }
+                    ReadOutcome::Pending => Step::Wait,
+                    ReadOutcome::Failed(f) => {
+                        self.fail(i, f, now);
+                        Step::Wait
+                    }
+                },
+                State::Backoff | State::Done => Step::Wait,
+            };
+            if let Step::Wait = step {
+                return;
+            }
+        }
+    }
+
+    /// A writable (or error) event on a connecting socket: mio's recipe is
+    /// `take_error`, then `peer_addr` to tell "connected" from a spurious
+    /// wake-up.
+    fn step_connecting(&mut self, i: usize, now: Instant) -> Step {
+        let Some(stream) = self.clients[i].stream.as_ref() else {
+            return Step::Wait;
+        };
+        match stream.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => {
+                self.fail(i, Failure::of(&e), now);
+                return Step::Wait;
+            }
+        }
+        match stream.peer_addr() {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Step::Wait,
+            Err(e) => {
+                self.fail(i, Failure::of(&e), now);
+                return Step::Wait;
+            }
+        }
+        // Requests go out in one write; no reason to let Nagle hold any.
+        let _ = stream.set_nodelay(true);
+        let c = &mut self.clients[i];
+        if c.measured {
+            self.tally.connections += 1;
+        }
+        c.state = State::Greeting;
+        c.pos = 0;
+        Step::Continue
+    }
+
+    fn step_writing(&mut self, i: usize, now: Instant) -> Step {
+        let request = &self.plan.request;
+        let c = &mut self.clients[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return Step::Wait;
+        };
+        loop {
+            match stream.write(&request[c.pos..]) {
+                Ok(0) => {
+                    self.fail(i, Failure::Other, now);
+                    return Step::Wait;
+                }
+                Ok(n) => {
+                    c.pos += n;
+                    if c.pos == request.len() {
+                        c.state = State::Reply;
+                        c.pos = 0;
+                        // Normally the reply cannot be there yet and its
+                        // arrival will wake us; after a blocked write it
+                        // may already be waiting.
+                        return if c.write_blocked {
+                            Step::Continue
+                        } else {
+                            Step::Wait
+                        };
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    c.write_blocked = true;
+                    return Step::Wait;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(i, Failure::of(&e), now);
+                    return Step::Wait;
+                }
+            }
+        }
+    }
+
+    /// Reads towards the greeting (`greeting == true`) or the reply,
+    /// comparing every byte as it comes; any difference, or a byte past the
+    /// end, is a wrong reply.
+    fn read_expected(&mut self, i: usize, greeting: bool) -> ReadOutcome {
+        let expected = if greeting {
+            &self.plan.greeting
+        } else {
+            &self.plan.reply
+        };
+        let c = &mut self.clients[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return ReadOutcome::Failed(Failure::Other);
+        };
+        loop {
+            match stream.read(&mut self.scratch) {
+                Ok(0) => return ReadOutcome::Failed(Failure::ClosedEarly),
+                Ok(n) => {
+                    let want = &expected[c.pos..];
+                    if n > want.len() || self.scratch[..n] != want[..n] {
+                        return ReadOutcome::Failed(Failure::WrongReply);
+                    }
+                    c.pos += n;
+                    if c.pos == expected.len() {
+                        return ReadOutcome::Complete;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return ReadOutcome::Failed(Failure::of(&e)),
+            }
+        }
+    }
+
+    /// The reply was right: record it and start the next attempt.
+    fn succeed(&mut self, i: usize, now: Instant) {
+        let churn = self.plan.churn;
+        let c = &mut self.clients[i];
+        if c.measured {
+            let since = if churn {
+                c.attempt_start
+            } else {
+                c.request_start
+            };
+            let us = now.saturating_duration_since(since).as_micros();
+            self.tally
+                .latency
+                .saturating_record(u64::try_from(us).unwrap_or(u64::MAX).max(1));
+            self.tally.ok += 1;
+            c.remaining = c.remaining.saturating_sub(1);
+        }
+        c.in_attempt = false;
+        c.failures = 0;
+        if churn {
+            // The client closes first: its side keeps the TIME_WAIT, which
+            // Linux reuses for new loopback connections (tcp_tw_reuse=2).
+            self.close(i);
+        }
+        self.start_attempt(i, now);
+    }
+
+    /// The attempt failed: count it, drop the connection, and pause before
+    /// the next attempt (exponential backoff, reset by a success).
+    fn fail(&mut self, i: usize, failure: Failure, now: Instant) {
+        let c = &mut self.clients[i];
+        if c.in_attempt && c.measured {
+            self.tally.errors.add(failure);
+            c.remaining = c.remaining.saturating_sub(1);
+        }
+        c.in_attempt = false;
+        c.failures = c.failures.saturating_add(1);
+        let shift = (c.failures - 1).min(10);
+        let backoff = BACKOFF_MIN.saturating_mul(1 << shift).min(BACKOFF_MAX);
+        self.close(i);
+        let c = &mut self.clients[i];
+        if c.remaining == 0 {
+            self.finish(i, now);
+        } else {
+            c.state = State::Backoff;
+            c.deadline = now + backoff;
+        }
+    }
+
+    /// This client has sent all its messages.
+    fn finish(&mut self, i: usize, now: Instant) {
+        self.close(i);
+        let c = &mut self.clients[i];
+        if c.state != State::Done {
+            c.state = State::Done;
+            c.in_attempt = false;
+            self.active -= 1;
+            self.tally.finished_at = Some(now);
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        if let Some(mut stream) = self.clients[i].stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_is_printable_and_never_exit() {
+        for size in [1, 4, 26, 100, 1024] {
+            let p = payload(size);
+            assert_eq!(p.len(), size);
+            assert!(p.iter().all(|b| b.is_ascii_lowercase()));
+            assert_ne!(p, b"exit");
+        }
+    }
+
+    #[test]
+    fn failure_kinds_follow_io_errors() {
+        use io::ErrorKind as K;
+        let f = |k: K| Failure::of(&io::Error::from(k));
+        assert_eq!(f(K::ConnectionRefused), Failure::Refused);
+        assert_eq!(f(K::ConnectionReset), Failure::Reset);
+        assert_eq!(f(K::BrokenPipe), Failure::Reset);
+        assert_eq!(f(K::TimedOut), Failure::Timeout);
+        assert_eq!(f(K::AddrNotAvailable), Failure::Other);
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_connecting() {
+        let mut a = BenchArgs::new("127.0.0.1:1");
+        a.size = MAX_RAW_PAYLOAD + 1;
+        assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+        let mut a = BenchArgs::new("127.0.0.1:1");
+        a.clients = 0;
+        assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+        let mut a = BenchArgs::new("127.0.0.1:1");
+        a.duration = Some(-1.0);
+        assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+    }
+}

@@ -1,0 +1,408 @@
+//! The load generator against small echo servers started in this process
+//! on 127.0.0.1 port 0: correct ones (every framing), one that drops
+//! connections, one that answers wrongly, one that never answers.
+//!
+//! Runs use `--messages` so counts are exact and nothing depends on how
+//! fast this machine is; every server loop is bounded in count and time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use tcpmodes::bench::{BenchArgs, BenchError, BenchReport, run_bench};
+use tcpmodes::framing::Framing;
+use tcpmodes::report::{self, OutputFormat};
+
+/// How a test server misbehaves.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Speaks the protocol correctly.
+    Echo,
+    /// Closes each connection after this many replies.
+    CloseAfter(usize),
+    /// Replies `Recieved <msg>;` (wrong spelling, same length).
+    Wrong,
+    /// Sends the greeting, then reads but never replies.
+    Silent,
+}
+
+/// The framings that carry the echo protocol.
+const ECHO_FRAMINGS: [Framing; 3] = [Framing::Raw, Framing::Line, Framing::Length];
+
+/// Upper bounds so no server thread can outlive a broken test for long.
+const MAX_CONNECTIONS: usize = 20_000;
+const IDLE: Duration = Duration::from_secs(10);
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees `stop`.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn serve(framing: Framing, behaviour: Behaviour) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let handle = thread::spawn(move || {
+        for stream in listener.incoming().take(MAX_CONNECTIONS) {
+            if stop2.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Ok(s) = stream {
+                thread::spawn(move || {
+                    let _ = connection(s, framing, behaviour);
+                });
+            }
+        }
+    });
+    TestServer {
+        addr,
+        stop,
+        handle: Some(handle),
+    }
+}
+
+fn frame(framing: Framing, msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    framing.encode(msg, &mut out);
+    out
+}
+
+fn connection(s: TcpStream, framing: Framing, behaviour: Behaviour) -> std::io::Result<()> {
+    s.set_read_timeout(Some(IDLE))?;
+    s.set_nodelay(true)?;
+    let mut w = s.try_clone()?;
+    let mut r = BufReader::new(s);
+    w.write_all(&frame(framing, b"Welcome!"))?;
+    let mut replies = 0;
+    // Bounded: the generator sends far fewer messages than this per test.
+    for _ in 0..1_000_000 {
+        let msg = match framing {
+            Framing::Raw => {
+                let mut buf = [0u8; 1024];
+                match r.read(&mut buf)? {
+                    0 => return Ok(()),
+                    n => buf[..n].to_vec(),
+                }
+            }
+            Framing::Line => {
+                let mut line = Vec::new();
+                if r.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                line.pop();
+                line
+            }
+            Framing::Length => {
+                let mut p = [0u8; 4];
+                r.read_exact(&mut p)?;
+                let mut m = vec![0u8; u32::from_be_bytes(p) as usize];
+                r.read_exact(&mut m)?;
+                m
+            }
+            _ => unreachable!("the bench speaks raw, line and length only"),
+        };
+        if msg == b"exit" {
+            return Ok(());
+        }
+        let word: &[u8] = match behaviour {
+            Behaviour::Silent => continue,
+            Behaviour::Wrong => b"Recieved ",
+            _ => b"Received ",
+        };
+        let mut reply = word.to_vec();
+        reply.extend_from_slice(&msg);
+        reply.push(b';');
+        w.write_all(&frame(framing, &reply))?;
+        replies += 1;
+        if let Behaviour::CloseAfter(n) = behaviour
+            && replies >= n
+        {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn args(server: &TestServer, framing: Framing, clients: usize, messages: u64) -> BenchArgs {
+    let mut a = BenchArgs::new(server.addr.to_string());
+    a.framing = framing;
+    a.clients = clients;
+    a.messages = Some(messages);
+    a.threads = Some(2);
+    a.no_progress = true;
+    a.timeout_ms = 10_000;
+    a
+}
+
+/// The counting invariants every report must satisfy.
+fn check_invariants(r: &BenchReport) {
+    let e = &r.errors;
+    assert_eq!(r.sent, r.replies_ok + e.total, "{r:?}");
+    assert_eq!(
+        e.total,
+        e.refused + e.reset + e.timeout + e.wrong_reply + e.closed_early + e.other,
+        "{r:?}"
+    );
+    assert_eq!(r.latency_us.samples, r.replies_ok, "{r:?}");
+    if r.replies_ok > 0 {
+        let l = &r.latency_us;
+        assert!(
+            l.p50 >= 1 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max
+        );
+    }
+}
+
+/// Parses the JSON output and checks the documented keys and counts.
+fn check_json(r: &BenchReport) {
+    let text = report::render(r, OutputFormat::Json);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    for key in [
+        "version",
+        "addr",
+        "clients",
+        "framing",
+        "size",
+        "churn",
+        "duration_secs",
+        "sent",
+        "replies_ok",
+        "abandoned",
+        "errors",
+        "msgs_per_sec",
+        "conns_per_sec",
+        "latency_us",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {text}");
+    }
+    for key in [
+        "refused",
+        "reset",
+        "timeout",
+        "wrong_reply",
+        "closed_early",
+        "other",
+        "total",
+    ] {
+        assert!(v["errors"].get(key).is_some(), "missing errors.{key}");
+    }
+    for key in ["p50", "p90", "p99", "p999", "max", "mean"] {
+        assert!(
+            v["latency_us"].get(key).is_some(),
+            "missing latency_us.{key}"
+        );
+    }
+    let sent = v["sent"].as_u64().unwrap();
+    let ok = v["replies_ok"].as_u64().unwrap();
+    let errors = v["errors"]["total"].as_u64().unwrap();
+    assert_eq!(sent, ok + errors);
+    let back: BenchReport = serde_json::from_str(&text).expect("round trip");
+    // Floats may lose their last bit through JSON text; counts may not.
+    assert_eq!(
+        (back.sent, back.replies_ok, back.errors),
+        (r.sent, r.replies_ok, r.errors)
+    );
+    assert_eq!(
+        (back.latency_us.p99, back.latency_us.max),
+        (r.latency_us.p99, r.latency_us.max)
+    );
+    assert!((back.msgs_per_sec - r.msgs_per_sec).abs() <= 1e-6 * r.msgs_per_sec.max(1.0));
+}
+
+#[test]
+fn every_framing_gets_every_reply_right() {
+    for framing in ECHO_FRAMINGS {
+        let server = serve(framing, Behaviour::Echo);
+        let r = run_bench(&args(&server, framing, 4, 50)).expect("bench runs");
+        check_invariants(&r);
+        check_json(&r);
+        assert_eq!(r.sent, 200, "{framing}: {r:?}");
+        assert_eq!(r.replies_ok, 200, "{framing}: {r:?}");
+        assert_eq!(r.errors.total, 0, "{framing}: {r:?}");
+        assert_eq!(r.abandoned, 0);
+        assert_eq!(r.connections, 4, "persistent: one connection per client");
+        assert_eq!(r.framing, framing);
+    }
+}
+
+#[test]
+fn large_payloads_with_length_and_line_framing() {
+    for framing in [Framing::Line, Framing::Length] {
+        let server = serve(framing, Behaviour::Echo);
+        let mut a = args(&server, framing, 2, 5);
+        a.size = 300_000; // several reads and, likely, blocked writes
+        let r = run_bench(&a).expect("bench runs");
+        check_invariants(&r);
+        assert_eq!(r.replies_ok, 10, "{framing}: {r:?}");
+    }
+}
+
+#[test]
+fn churn_opens_a_connection_per_message() {
+    for framing in ECHO_FRAMINGS {
+        let server = serve(framing, Behaviour::Echo);
+        let mut a = args(&server, framing, 20, 10);
+        a.churn = true;
+        let r = run_bench(&a).expect("bench runs");
+        check_invariants(&r);
+        check_json(&r);
+        assert_eq!(r.replies_ok, 200, "{framing}: {r:?}");
+        assert_eq!(r.connections, 200, "{framing}: {r:?}");
+        assert_eq!(r.errors.total, 0);
+        assert!(r.conns_per_sec > 0.0);
+    }
+}
+
+#[test]
+fn dropped_connections_are_counted_not_hidden() {
+    let server = serve(Framing::Raw, Behaviour::CloseAfter(3));
+    let r = run_bench(&args(&server, Framing::Raw, 2, 20)).expect("bench runs");
+    check_invariants(&r);
+    check_json(&r);
+    assert_eq!(r.sent, 40, "{r:?}");
+    // Every 4th message of a connection finds it closed; how the kernel
+    // reports that (EOF or reset) is a race, so either kind is fine.
+    assert!(r.errors.closed_early + r.errors.reset > 0, "{r:?}");
+    assert_eq!(
+        r.errors.total,
+        r.errors.closed_early + r.errors.reset,
+        "{r:?}"
+    );
+    assert!(r.replies_ok >= 20, "clients reconnect after errors: {r:?}");
+    assert!(r.connections > 2, "clients reconnect after errors: {r:?}");
+}
+
+#[test]
+fn wrong_replies_are_detected() {
+    for framing in ECHO_FRAMINGS {
+        let server = serve(framing, Behaviour::Wrong);
+        let r = run_bench(&args(&server, framing, 2, 5)).expect("bench runs");
+        check_invariants(&r);
+        assert_eq!(r.sent, 10, "{framing}: {r:?}");
+        assert_eq!(r.errors.wrong_reply, 10, "{framing}: {r:?}");
+        assert_eq!(r.replies_ok, 0);
+        assert_eq!(r.latency_us.max, 0, "no latency for failed attempts");
+    }
+}
+
+#[test]
+fn a_server_that_never_replies_times_out_and_the_run_ends() {
+    let server = serve(Framing::Line, Behaviour::Silent);
+    let mut a = args(&server, Framing::Line, 2, 2);
+    a.timeout_ms = 200;
+    let r = run_bench(&a).expect("bench runs");
+    check_invariants(&r);
+    assert_eq!(r.errors.timeout, 4, "{r:?}");
+    assert_eq!(r.sent, 4);
+}
+
+#[test]
+fn timed_runs_with_warmup_keep_the_invariant() {
+    let server = serve(Framing::Raw, Behaviour::Echo);
+    let mut a = args(&server, Framing::Raw, 3, 1);
+    a.messages = None;
+    a.duration = Some(0.3);
+    a.warmup = 0.1;
+    let r = run_bench(&a).expect("bench runs");
+    check_invariants(&r);
+    check_json(&r);
+    assert!(r.replies_ok > 0, "{r:?}");
+    assert_eq!(r.errors.total, 0, "{r:?}");
+    assert!((r.duration_secs - 0.3).abs() < 1e-6);
+    assert!(r.msgs_per_sec > 0.0);
+}
+
+#[test]
+fn no_server_is_one_clear_error() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut a = BenchArgs::new(format!("127.0.0.1:{port}"));
+    a.messages = Some(1);
+    a.timeout_ms = 1000;
+    match run_bench(&a) {
+        Err(e @ BenchError::Connect { .. }) => {
+            assert!(e.is_usage());
+            assert!(e.to_string().contains("cannot connect"), "{e}");
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_arguments_are_rejected() {
+    let server = serve(Framing::Raw, Behaviour::Echo);
+    let mut a = args(&server, Framing::Raw, 1, 1);
+    a.size = 1025;
+    assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+    a.size = 0;
+    assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+    a.size = 10;
+    a.framing = Framing::Http;
+    assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+    let mut a = args(&server, Framing::Raw, 1, 1);
+    a.duration = Some(1.0);
+    assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
+}
+
+#[test]
+fn table_csv_comparison_and_plot_render() {
+    let server = serve(Framing::Raw, Behaviour::Echo);
+    let one = run_bench(&args(&server, Framing::Raw, 2, 10)).expect("bench runs");
+    let mut churn_args = args(&server, Framing::Raw, 2, 10);
+    churn_args.churn = true;
+    let two = run_bench(&churn_args).expect("bench runs");
+
+    let table = report::render(&one, OutputFormat::Table);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    for h in [
+        "addr", "clients", "msgs/s", "p50", "p90", "p99", "p99.9", "max", "errors",
+    ] {
+        assert!(lines[0].contains(h), "{h} missing in {table}");
+    }
+
+    let csv = report::render(&one, OutputFormat::Csv);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!(rows[0].split(',').count(), rows[1].split(',').count());
+
+    let labelled = vec![
+        ("serial".to_string(), one.clone()),
+        ("threads".to_string(), two),
+    ];
+    let t = report::render_comparison(&labelled, OutputFormat::Table);
+    assert_eq!(t.lines().count(), 3, "{t}");
+    assert!(t.contains("serial") && t.contains("threads") && t.contains("conns/s"));
+    let c = report::render_comparison(&labelled, OutputFormat::Csv);
+    assert_eq!(c.lines().count(), 3);
+    let j: serde_json::Value =
+        serde_json::from_str(&report::render_comparison(&labelled, OutputFormat::Json)).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 2);
+    assert_eq!(j[0]["label"], "serial");
+    assert_eq!(j[0]["replies_ok"], 20);
+
+    let dir = std::env::temp_dir().join(format!("tcpmodes-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("compare.svg");
+    report::plot_svg(&labelled, &path).expect("plot");
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("serial"), "{svg}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
