@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
 use crate::bench::{BenchReport, ErrorCounts};
@@ -308,6 +309,7 @@ fn bars<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    // Segments 0..=n-1: one slot per label.
     let n = labels.len() as u32;
     let top = values.iter().cloned().fold(0.0_f64, f64::max).max(1.0) * 1.15;
     let mut chart = ChartBuilder::on(area)
@@ -315,7 +317,7 @@ where
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(80)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+        .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), 0.0..top)
         .map_err(plot_err)?;
     let formatter = |v: &SegmentValue<u32>| match v {
         SegmentValue::CenterOf(i) => labels.get(*i as usize).unwrap_or(&"").to_string(),
@@ -348,7 +350,10 @@ where
             Text::new(
                 format!("{v:.0}"),
                 (SegmentValue::CenterOf(i as u32), *v),
-                ("sans-serif", 15).into_font().color(&BLACK),
+                ("sans-serif", 15)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
             )
         }))
         .map_err(plot_err)?;

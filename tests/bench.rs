@@ -404,5 +404,10 @@ fn table_csv_comparison_and_plot_render() {
     report::plot_svg(&labelled, &path).expect("plot");
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.contains("<svg") && svg.contains("serial"), "{svg}");
+    report::plot_svg(&labelled[..1], &path).expect("plot of one row");
+    report::plot_svg(&labelled, &path).expect("plot");
+    if std::env::var_os("KEEP_PLOT").is_some() {
+        let _ = std::fs::copy(&path, std::env::temp_dir().join("tcpmodes-compare.svg"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
