@@ -107,11 +107,25 @@ impl ServeArgs {
         defaults: &Config,
     ) -> Result<(Config, Option<PathBuf>), ConfigError> {
         let (mut c, file) = Config::load(self.config.as_deref())?;
+        let builtin = Config::default();
         macro_rules! program_default {
             ($($key:ident),*) => {$(
-                if c.origin(stringify!($key)) == "default" && c.$key != defaults.$key {
-                    c.$key = defaults.$key.clone();
-                    c.set_by(stringify!($key), "the program's defaults");
+                if c.origin(stringify!($key)) == "default" {
+                    if c.$key != defaults.$key {
+                        c.$key = defaults.$key.clone();
+                        c.set_by(stringify!($key), "the program's defaults");
+                    }
+                } else if defaults.$key != builtin.$key && c.$key != defaults.$key {
+                    // Allowed, but rarely meant: a file written for another
+                    // program (the tcpmodes binary's config.toml) can undo
+                    // what this protocol needs, e.g. its framing.
+                    log::warn!(
+                        "{}: {} = {:?} replaces this program's default {:?}",
+                        c.origin(stringify!($key)),
+                        stringify!($key),
+                        c.$key,
+                        defaults.$key
+                    );
                 }
             )*};
         }
@@ -243,7 +257,10 @@ where
 }
 
 fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> ExitCode {
-    init_logging(cli.serve.verbose, cli.serve.quiet);
+    // compare runs servers in this process: their per-connection lines
+    // would bury the table, so it logs warnings only unless -v is given.
+    let quieter = u8::from(matches!(cli.command, Some(Command::Compare(_))));
+    init_logging(cli.serve.verbose, cli.serve.quiet + quieter);
     match cli.command {
         Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
         Some(Command::Compare(args)) => return crate::compare::main_compare(&args),

@@ -98,8 +98,14 @@ pub fn error_breakdown(e: &ErrorCounts) -> String {
     }
 }
 
+/// Rates as people read them: whole numbers, but with decimals where the
+/// lesson's slow runs (1 or 2 msgs/s) would otherwise round away the point.
 fn rate(v: f64) -> String {
-    format!("{v:.0}")
+    if v < 100.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
 }
 
 /// Aligned table: text columns to the left, numbers to the right.
@@ -114,12 +120,18 @@ fn table(rows: &[(Option<&str>, &BenchReport)]) -> String {
     );
     let mut cols: Vec<Col<'_>> = Vec::new();
     if labelled {
-        cols.push(("label", false, Box::new(|l, _| l.unwrap_or("").to_string())));
+        // `compare` labels each row with the mode it measured.
+        cols.push(("mode", false, Box::new(|l, _| l.unwrap_or("").to_string())));
     }
     cols.push(("addr", false, Box::new(|_, r| r.addr.clone())));
     cols.push(("clients", true, Box::new(|_, r| r.clients.to_string())));
     cols.push(("framing", false, Box::new(|_, r| r.framing.to_string())));
     cols.push(("size", true, Box::new(|_, r| r.size.to_string())));
+    cols.push((
+        "secs",
+        true,
+        Box::new(|_, r| format!("{:.2}", r.duration_secs)),
+    ));
     if churn {
         cols.push(("conns/s", true, Box::new(|_, r| rate(r.conns_per_sec))));
     }
