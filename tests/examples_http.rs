@@ -1,0 +1,175 @@
+//! `examples/http_hello.rs` against real HTTP clients (Python's
+//! `http.client`, curl when installed) in every mode, and against raw
+//! requests for the keep-alive rules, pipelining and bad input.
+
+mod examples_support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+
+use examples_support::{Example, MODES, have_python};
+
+/// One keep-alive connection: 3 GETs, a HEAD, a POST (405, body skipped
+/// correctly), then a GET with `Connection: close`.
+const PYTHON_CLIENT: &str = r#"
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=20)
+for i in range(3):
+    c.request("GET", "/path%d?q=%d" % (i, i))
+    r = c.getresponse()
+    body = r.read()
+    assert r.status == 200 and r.reason == "OK", (r.status, r.reason)
+    assert body == b"Hello, world!\n", body
+    assert r.getheader("Connection") == "keep-alive", r.getheader("Connection")
+    assert r.getheader("Content-Type") == "text/plain; charset=utf-8"
+    assert r.getheader("Date").endswith(" GMT")
+    assert not r.will_close
+c.request("HEAD", "/")
+r = c.getresponse()
+assert r.status == 200 and r.read() == b"" and r.getheader("Content-Length") == "14"
+c.request("POST", "/form", body=b"GET / HTTP/1.1\r\n\r\n" * 50)
+r = c.getresponse()
+assert r.status == 405 and r.getheader("Allow") == "GET, HEAD", r.status
+r.read()
+c.request("GET", "/", headers={"Connection": "close"})
+r = c.getresponse()
+assert r.status == 200 and r.read() == b"Hello, world!\n" and r.will_close
+print("python ok")
+"#;
+
+#[test]
+fn python_http_client_keeps_one_connection_alive_in_every_mode() {
+    if !have_python() {
+        return;
+    }
+    for mode in MODES {
+        let server = Example::start("http_hello", &["--mode", mode, "--workers", "2"]);
+        assert!(server.banner.contains("framing http"), "{}", server.banner);
+        let out = Command::new("python3")
+            .args(["-c", PYTHON_CLIENT, "127.0.0.1"])
+            .arg(server.addr.port().to_string())
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "python ok\n");
+        let stopped = server.stop_ok();
+        // Six requests over one connection: keep-alive worked.
+        assert!(
+            stopped.stdout.contains("Served 1 connections, 6 messages"),
+            "{mode}: {}",
+            stopped.stdout
+        );
+    }
+}
+
+#[test]
+fn curl_fetches_twice_over_one_connection() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let server = Example::start("http_hello", &["--mode", "threads"]);
+    let url = format!("http://{}/", server.addr);
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", &url, &url])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"Hello, world!\nHello, world!\n");
+    let stopped = server.stop_ok();
+    assert!(
+        stopped.stdout.contains("Served 1 connections, 2 messages"),
+        "{}",
+        stopped.stdout
+    );
+}
+
+/// Sends `request` on a new connection and reads until the server closes.
+fn exchange(server: &Example, request: &[u8]) -> String {
+    let mut s = server.connect();
+    s.write_all(request).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).expect("read until close");
+    String::from_utf8(got).unwrap()
+}
+
+fn statuses(responses: &str) -> Vec<&str> {
+    // Split on \n alone: a body ends in a bare \n, before the next status.
+    responses
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .collect()
+}
+
+#[test]
+fn keep_alive_rules_pipelining_and_bad_requests() {
+    let server = Example::start(
+        "http_hello",
+        &["--mode", "threads", "--max-message-bytes", "4096"],
+    );
+
+    // HTTP/1.0 closes by default...
+    let r = exchange(&server, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(r.contains("\r\nConnection: close\r\n"), "{r}");
+    assert!(r.ends_with("\r\n\r\nHello, world!\n"), "{r}");
+    // ...and keeps the connection when asked (ab -k); bare \n heads work.
+    let r = exchange(
+        &server,
+        b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET / HTTP/1.0\n\n",
+    );
+    assert_eq!(statuses(&r), ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"], "{r}");
+    assert!(r.contains("Connection: keep-alive") && r.ends_with("Hello, world!\n"));
+
+    // Pipelined HTTP/1.1 requests in one write, answered in order; a body
+    // that looks like a request is a body, not a request.
+    let r = exchange(
+        &server,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n\
+          POST / HTTP/1.1\r\nContent-Length: 18\r\n\r\nGET / HTTP/1.1\r\n\r\n\
+          GET /c HTTP/1.1\r\nConnection: close\r\n\r\n\
+          GET /never HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(
+        statuses(&r),
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 405 Method Not Allowed",
+            "HTTP/1.1 200 OK"
+        ],
+        "{r}"
+    );
+
+    // Bad input: one clear status, then the connection closes.
+    let r = exchange(&server, b"hello there\r\n\r\n");
+    assert_eq!(statuses(&r), ["HTTP/1.1 400 Bad Request"], "{r}");
+    let r = exchange(
+        &server,
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!(statuses(&r), ["HTTP/1.1 501 Not Implemented"], "{r}");
+    let r = exchange(&server, b"POST / HTTP/1.1\r\nContent-Length: ten\r\n\r\n");
+    assert_eq!(statuses(&r), ["HTTP/1.1 400 Bad Request"], "{r}");
+    // A body over --max-message-bytes: closed without reading it.
+    let r = exchange(&server, b"POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n");
+    assert_eq!(r, "");
+
+    // The server is still fine.
+    let r = exchange(&server, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(statuses(&r), ["HTTP/1.1 200 OK"]);
+    let stopped = server.stop_ok();
+    assert!(
+        stopped.stderr.contains("over max_message_bytes"),
+        "{}",
+        stopped.stderr
+    );
+}

@@ -1,0 +1,75 @@
+//! `examples/kv.rs`: one store shared by every connection, in every mode.
+
+mod examples_support;
+
+use examples_support::{Example, MODES};
+
+#[test]
+fn connections_share_one_store_in_every_mode() {
+    for mode in MODES {
+        let server = Example::start("kv", &["--mode", mode, "--workers", "2"]);
+        let mut a = server.line_client();
+        let mut b = server.line_client();
+        assert_eq!(a.ask("SET colour deep blue"), "OK");
+        if mode == "serial" {
+            // b is connected but waits for a to leave; a's SET is kept.
+            b.send("GET colour");
+            b.assert_silent("serial: the first client holds the server");
+            assert_eq!(a.ask("QUIT"), "BYE");
+            assert_eq!(a.recv_to_end(), "", "closed after BYE");
+            assert_eq!(b.recv(), "VALUE deep blue");
+        } else {
+            // Both served at once: b sees a's write while a is still here.
+            assert_eq!(b.ask("GET colour"), "VALUE deep blue", "{mode}");
+            assert_eq!(b.ask("SET colour red"), "OK");
+            assert_eq!(a.ask("GET colour"), "VALUE red", "{mode}");
+            assert_eq!(a.ask("QUIT"), "BYE");
+        }
+        assert_eq!(
+            b.ask("del colour"),
+            "DELETED",
+            "commands are case-insensitive"
+        );
+        assert_eq!(b.ask("GET colour"), "NOT_FOUND");
+        b.close();
+        server.stop_ok();
+    }
+}
+
+#[test]
+fn bad_commands_get_one_clear_error_line_and_the_connection_goes_on() {
+    let server = Example::start("kv", &["--mode", "threads"]);
+    let mut c = server.line_client();
+    for (command, reply) in [
+        (
+            "FLY away",
+            "ERR unknown command `FLY`; try SET, GET, DEL, KEYS or QUIT",
+        ),
+        ("", "ERR empty command; try SET, GET, DEL, KEYS or QUIT"),
+        ("SET lonely", "ERR usage: SET key value"),
+        ("SET", "ERR usage: SET key value"),
+        ("GET", "ERR usage: GET key"),
+        ("GET a b", "ERR usage: GET key"),
+        ("DEL", "ERR usage: DEL key"),
+        ("KEYS x", "ERR usage: KEYS (no arguments)"),
+        ("KEYS", "KEYS"),
+        ("SET b 2", "OK"),
+        ("SET a 1", "OK"),
+        ("SET empty ", "OK"),
+        ("GET empty", "VALUE "),
+        ("KEYS", "KEYS a b empty"),
+        ("DEL nothing", "NOT_FOUND"),
+    ] {
+        assert_eq!(c.ask(command), reply, "{command:?}");
+    }
+    // Bytes that are not UTF-8, on a second connection.
+    use std::io::Write;
+    let mut s = server.connect();
+    s.write_all(b"GET \xff\xfe\n").unwrap();
+    let mut l = examples_support::LineClient::new(s);
+    assert_eq!(l.recv(), "ERR commands must be UTF-8 text");
+    assert_eq!(l.ask("GET a"), "VALUE 1");
+    c.close();
+    l.close();
+    server.stop_ok();
+}
