@@ -17,7 +17,7 @@ use crate::config::io_text;
 use crate::handler::{ConnInfo, DisconnectReason};
 use crate::sender::Outbox;
 use crate::server::Shared;
-use crate::session::{Session, Step};
+use crate::session::{Session, Step, catch_handler_panic};
 
 /// A connection's socket, shared by its serving thread, its [`Sender`]s
 /// and the shutdown hook.
@@ -138,14 +138,30 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
     let config = &server.config;
     let write_timeout = Duration::from_millis(config.write_timeout_ms);
     let _ = socket.stream.set_write_timeout(Some(write_timeout));
+    // The factory is handler code too: its panic must cost this connection
+    // only (uncaught it would abort a pool, leak a threads slot, or end a
+    // serial server).
+    let handler = match catch_handler_panic(|| (server.factory)()) {
+        Ok(h) => h,
+        Err(text) => {
+            log::error!(
+                "Handler factory panicked for {}: {text}; connection closed.",
+                info.peer
+            );
+            socket.close();
+            server.stats.ended(&DisconnectReason::Panic(text));
+            server.conns.remove(info.id);
+            return;
+        }
+    };
     let mut session = Session::new(
-        (server.factory)(),
+        handler,
         info,
         config.framing,
         config.max_message_bytes,
         socket.clone(),
     );
-    let reason = drive(server, &socket, &mut session);
+    let (reason, timed_out) = drive(server, &socket, &mut session);
     session.end(&reason);
     socket.close();
     server.stats.ended(&reason);
@@ -159,19 +175,33 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
                 info.peer
             )
         }
-        DisconnectReason::Timeout => log::warn!(
-            "Connection from {} closed: timeout (read_timeout_ms = {}, write_timeout_ms = {}).",
-            info.peer,
-            config.read_timeout_ms,
-            config.write_timeout_ms
-        ),
+        DisconnectReason::Timeout => match timed_out {
+            TimedOut::Reading => log::warn!(
+                "Connection from {} closed: timeout: no complete message in {} ms (read_timeout_ms).",
+                info.peer,
+                config.read_timeout_ms
+            ),
+            TimedOut::Writing => log::warn!(
+                "Connection from {} closed: timeout: client took no reply bytes in {} ms (write_timeout_ms).",
+                info.peer,
+                config.write_timeout_ms
+            ),
+        },
         other => log::warn!("Connection from {} closed: {other}.", info.peer),
     }
     server.conns.remove(info.id);
 }
 
-/// The read-handle-write loop; returns why the connection ended.
-fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> DisconnectReason {
+/// Which deadline a [`DisconnectReason::Timeout`] missed, for the log line.
+enum TimedOut {
+    Reading,
+    Writing,
+}
+
+/// The read-handle-write loop; returns why the connection ended (and, for
+/// a timeout, which one).
+fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> (DisconnectReason, TimedOut) {
+    let reading = |reason| (reason, TimedOut::Reading);
     let stats = &server.stats;
     let config = &server.config;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
@@ -185,7 +215,7 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> DisconnectR
     loop {
         if !session.output().is_empty() {
             if let Err(e) = socket.write_framed(session.output()) {
-                return io_reason(&e);
+                return (io_reason(&e), TimedOut::Writing);
             }
             stats
                 .bytes_out
@@ -193,7 +223,7 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> DisconnectR
             session.clear_output();
         }
         if let Step::Close(reason) = step {
-            return reason;
+            return reading(reason);
         }
         let draining = server.shutdown.is_triggered();
         if draining {
@@ -202,7 +232,7 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> DisconnectR
         } else if !read_timeout.is_zero() {
             let left = read_timeout.saturating_sub(last_message.elapsed());
             if left.is_zero() {
-                return DisconnectReason::Timeout;
+                return reading(DisconnectReason::Timeout);
             }
             // Between messages the deadline is a whole `read_timeout` away, so
             // the common case costs no setsockopt; a partial message gets
@@ -219,15 +249,15 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> DisconnectR
         }
         let n = match (&*stream).read(&mut buf) {
             Ok(0) if draining || server.shutdown.is_triggered() => {
-                return DisconnectReason::Shutdown;
+                return reading(DisconnectReason::Shutdown);
             }
-            Ok(0) => return DisconnectReason::ClientClosed,
+            Ok(0) => return reading(DisconnectReason::ClientClosed),
             Ok(n) => n,
             Err(e) if draining && e.kind() == io::ErrorKind::WouldBlock => {
-                return DisconnectReason::Shutdown;
+                return reading(DisconnectReason::Shutdown);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return io_reason(&e),
+            Err(e) => return reading(io_reason(&e)),
         };
         if draining {
             let _ = stream.set_nonblocking(false);

@@ -9,7 +9,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -92,14 +92,18 @@ impl Listener {
     /// or `None` once `shutdown` is triggered.
     pub fn accept(&mut self, shutdown: &Shutdown) -> Option<(TcpStream, SocketAddr)> {
         let mut backoff = FIRST_BACKOFF;
+        let mut failures = 0u32;
         loop {
             if shutdown.is_triggered() {
                 return None;
             }
             // mio is edge-triggered: accept until the queue is empty before
             // waiting again, or a waiting client could be missed.
-            let wait = match self.listener.accept() {
+            match self.listener.accept() {
                 Ok((stream, peer)) => {
+                    if failures > 0 {
+                        log::info!("accept works again after {failures} failed attempts.");
+                    }
                     let stream = TcpStream::from(stream);
                     // Connections are served with blocking reads and writes
                     // (the lesson's model); some systems pass the listener's
@@ -112,23 +116,62 @@ impl Listener {
                     let _ = stream.set_nodelay(true);
                     return Some((stream, peer));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if client_gone(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log::warn!(
-                        "accept failed: {}; retrying in {} ms",
-                        crate::config::io_text(&e),
-                        backoff.as_millis()
-                    );
+                    // One line per outage: at the 1 s cap a long shortage
+                    // of descriptors would otherwise log every second.
+                    failures += 1;
+                    let text = crate::config::io_text(&e);
+                    if failures == 1 {
+                        log::warn!(
+                            "accept failed: {text}; new clients wait in the backlog; \
+                             retrying after {} ms, doubling up to {} ms",
+                            backoff.as_millis(),
+                            MAX_BACKOFF.as_millis()
+                        );
+                    } else {
+                        log::debug!("accept failed again: {text}");
+                    }
                     let wait = backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
-                    Some(wait)
+                    if !self.pause(wait) {
+                        return None;
+                    }
+                    continue;
                 }
-            };
-            if let Err(e) = self.poll.poll(&mut self.events, wait) {
-                if e.kind() != io::ErrorKind::Interrupted {
+            }
+            if let Err(e) = self.poll.poll(&mut self.events, None)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                log::error!("listener poll failed: {e}");
+                return None;
+            }
+        }
+    }
+}
+
+impl Listener {
+    /// Sleeps `wait` unless shutdown wakes it; `false` if the poller broke.
+    ///
+    /// New clients arriving do not end the pause: with an edge-triggered
+    /// poller each one would wake it, and under a flood of clients the
+    /// backoff would turn into a busy retry loop. None is missed: the
+    /// accept after the pause takes every client queued meanwhile.
+    fn pause(&mut self, wait: Duration) -> bool {
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            match self.poll.poll(&mut self.events, Some(left)) {
+                Ok(()) if self.events.iter().any(|e| e.token() == WAKER) => return true,
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
                     log::error!("listener poll failed: {e}");
-                    return None;
+                    return false;
                 }
             }
         }

@@ -271,6 +271,14 @@ fn guarded(info: &ConnInfo, call: impl FnOnce() -> Action) -> Step {
     }
 }
 
+/// Runs handler code that has no [`Session`] yet (the factory that makes
+/// the handler) as a session runs handler calls: a panic comes back as its
+/// text, reported by the caller in one line, not by the default hook.
+pub(crate) fn catch_handler_panic<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+    install_panic_hook();
+    panic::catch_unwind(AssertUnwindSafe(|| in_handler(call))).map_err(|p| panic_text(p.as_ref()))
+}
+
 fn panic_text(p: &(dyn Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()

@@ -30,6 +30,16 @@ impl Pool {
             .num_threads(config.workers)
             .stack_size(config.thread_stack_kb * 1024)
             .thread_name(|i| format!("worker-{i}"))
+            // Handler panics are caught per connection; this is the last
+            // line for a bug elsewhere: rayon's default aborts the process.
+            .panic_handler(|p| {
+                let text = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                log::error!("A pool task panicked: {text}; the pool goes on.");
+            })
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Pool {
@@ -48,7 +58,9 @@ impl Driver for Pool {
         let queued = ahead.saturating_sub(workers);
         if ahead >= workers {
             if limit > 0 && queued >= limit {
-                let why = format!("{queued} clients already wait for {workers} workers");
+                let why = format!(
+                    "all {workers} workers in use and {queued} clients waiting (queue_limit = {limit})"
+                );
                 refuse_busy(&self.server, conn, &why);
                 return;
             }
@@ -61,8 +73,19 @@ impl Driver for Pool {
         self.tasks.fetch_add(1, SeqCst);
         let (server, tasks) = (self.server.clone(), self.tasks.clone());
         self.pool.spawn(move || {
+            // Counted down even if serving panics, or the queue would look
+            // ever fuller and turn every later client away as busy.
+            let _done = Done(tasks);
             serve(&server, conn);
-            tasks.fetch_sub(1, SeqCst);
         });
+    }
+}
+
+/// Counts a task as finished when dropped, however the task ends.
+struct Done(Arc<AtomicUsize>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
     }
 }

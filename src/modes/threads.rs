@@ -59,9 +59,10 @@ impl Driver for Threads {
             .name(format!("conn-{}", conn.info.id))
             .stack_size(self.server.config.thread_stack_kb * 1024)
             .spawn(move || {
+                // Frees the slot even if serving panics; a lost slot would
+                // shrink max_connections for the rest of the run.
+                let _slot = Slot(slots);
                 serve(&server, conn);
-                *slots.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-                slots.freed.notify_one();
             });
         if let Err(e) = spawned {
             // The closure (and the connection in it) is dropped, which closes
@@ -69,5 +70,15 @@ impl Driver for Threads {
             log::error!("Cannot start a thread for a connection: {e}");
             *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
         }
+    }
+}
+
+/// One connection's place in [`Slots`], given back when dropped.
+struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
     }
 }
