@@ -20,9 +20,12 @@
 //! What the modes do to it: a browser, `wrk` or `ab -k` keeps each connection
 //! open between requests, so a connection holds whatever serves it. In
 //! `serial` mode the first keep-alive client has the server to itself and
-//! the others wait (`wrk -c50` gets one connection's worth of answers and 49
-//! timeouts); in `pool` mode `--workers` clients are served and the others
-//! wait; `threads` serves all 50. Without keep-alive (`ab` without `-k`)
+//! the others wait, connected but unanswered, until it leaves; in `pool` mode
+//! `--workers` clients are served and the others wait; `threads` serves all.
+//! Beware of load tools' headlines here: `wrk -c50` against serial mode
+//! reports a high requests/s and no errors, yet all of it came from one of
+//! its 50 connections (wrk counts answered requests; a connection never
+//! answered is not an error to it). Without keep-alive (`ab` without `-k`)
 //! every request is a new connection and all modes answer everyone.
 
 use std::process::ExitCode;
