@@ -94,56 +94,24 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Defaults, then the config file, then these flags; validated.
+    /// The `tcpmodes` binary's settings: defaults, then the config file
+    /// (`--config`, else `./config.toml` if present), then these flags.
     pub fn to_config(&self) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        self.to_config_over(&Config::default())
+        self.to_config_over(&Config::default(), true)
     }
 
-    /// [`to_config`](ServeArgs::to_config) with a program's own defaults in
-    /// place of the built-in ones (see [`run_cli_with`]); the config file and
-    /// the flags still override them. `handler` is not taken from them.
+    /// Settings over a program's own `defaults` (see [`run_cli_with`]):
+    /// then the config file, then the flags; validated. `implicit_file`
+    /// says whether `./config.toml` is read without `--config`: only the
+    /// `tcpmodes` binary does that, because that file is written for it (a
+    /// line protocol run from this repository must not pick up its
+    /// `framing = "raw"`).
     pub fn to_config_over(
         &self,
         defaults: &Config,
+        implicit_file: bool,
     ) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        let (mut c, file) = Config::load(self.config.as_deref())?;
-        let builtin = Config::default();
-        macro_rules! program_default {
-            ($($key:ident),*) => {$(
-                if c.origin(stringify!($key)) == "default" {
-                    if c.$key != defaults.$key {
-                        c.$key = defaults.$key.clone();
-                        c.set_by(stringify!($key), "the program's defaults");
-                    }
-                } else if defaults.$key != builtin.$key && c.$key != defaults.$key {
-                    // Allowed, but rarely meant: a file written for another
-                    // program (the tcpmodes binary's config.toml) can undo
-                    // what this protocol needs, e.g. its framing.
-                    log::warn!(
-                        "{}: {} = {:?} replaces this program's default {:?}",
-                        c.origin(stringify!($key)),
-                        stringify!($key),
-                        c.$key,
-                        defaults.$key
-                    );
-                }
-            )*};
-        }
-        program_default!(
-            address,
-            backlog,
-            mode,
-            workers,
-            max_connections,
-            queue_limit,
-            thread_stack_kb,
-            read_timeout_ms,
-            write_timeout_ms,
-            shutdown_timeout_ms,
-            framing,
-            max_message_bytes,
-            delay_ms
-        );
+        let (mut c, file) = Config::load(defaults.clone(), self.config.as_deref(), implicit_file)?;
         macro_rules! flag {
             ($field:ident, $key:ident, $flag:literal) => {
                 if let Some(v) = &self.$field {
@@ -201,8 +169,10 @@ pub fn run_builtin() -> ExitCode {
 }
 
 /// A whole server program for your handler: parses the command line, reads
-/// the config file, sets up logging and Ctrl+C, serves in the chosen mode,
-/// prints the summary at exit. `main` is one line:
+/// the config file given with `--config`, sets up logging and Ctrl+C,
+/// serves in the chosen mode, prints the summary at exit. (Only the
+/// `tcpmodes` binary also reads `./config.toml` unasked: that file is
+/// written for it.) `main` is one line:
 ///
 /// ```no_run
 /// # use tcpmodes::{Action, Context, Handler};
@@ -266,7 +236,7 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
         Some(Command::Compare(args)) => return crate::compare::main_compare(&args),
         None => {}
     }
-    let (config, file) = match cli.serve.to_config_over(defaults) {
+    let (config, file) = match cli.serve.to_config_over(defaults, custom.is_none()) {
         Ok(c) => c,
         Err(e) => return fail(&e, 2),
     };

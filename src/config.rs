@@ -153,14 +153,20 @@ impl Config {
         Ok(config)
     }
 
-    /// Loads the file the command line asks for: `explicit` if given (it must
-    /// exist), else `./config.toml` if present, else nothing. Returns the
-    /// file used, for the start-up line. Not validated yet: flags come next.
-    pub(crate) fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        let mut config = Config::default();
+    /// Reads the file the command line asks for over `base`: `explicit` if
+    /// given (it must exist), else `./config.toml` if `implicit` and present,
+    /// else nothing. Returns the file used, for the start-up line. Not
+    /// validated yet: flags come next.
+    pub(crate) fn load(
+        base: Config,
+        explicit: Option<&Path>,
+        implicit: bool,
+    ) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let mut config = base;
         let path = match explicit {
             Some(p) => Some(p.to_path_buf()),
-            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+            None if implicit => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+            None => None,
         };
         if let Some(p) = &path {
             config.merge_file(p)?;

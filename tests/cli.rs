@@ -213,3 +213,36 @@ fn the_lessons_python_client_passes_against_every_mode() {
         assert_eq!(summary.messages, 6);
     }
 }
+
+/// A program built on `run_cli_with` keeps its own defaults when started
+/// from this repository, whose `config.toml` is written for the `tcpmodes`
+/// binary (it says `framing = "raw"`; the uppercase example needs `line`).
+#[test]
+fn programs_of_their_own_do_not_read_the_binarys_config_toml() {
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("uppercase");
+    if !example.exists() {
+        eprintln!("skipped: {} not built", example.display());
+        return;
+    }
+    let mut child = std::process::Command::new(&example)
+        .args(["--addr", "127.0.0.1:0"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("framing line"), "{line}");
+    assert!(!line.contains("config.toml"), "{line}");
+}
