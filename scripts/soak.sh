@@ -15,7 +15,11 @@ cd "$(dirname "$0")/.."
 minutes=${1:-1}
 modes=${MODES:-serial threads pool}
 total=$(python3 -c "print(max(20, int(float('$minutes') * 60)))")
-warmup=$(( total / 6 < 10 ? 10 : total / 6 ))
+# Warm-up: until every worker thread has met each kind of client. glibc
+# gives threads their own malloc arenas, which keep freed buffers, so RSS
+# climbs to a plateau as more threads have served a large message; a 3 min
+# pool run with 16 workers levels off after about a minute.
+warmup=$(( total / 3 < 20 ? 20 : total / 3 ))
 measure=$(( total - warmup ))
 work=$(mktemp -d /tmp/tcpmodes-soak.XXXXXX)
 pids=()
@@ -117,12 +121,18 @@ for mode in $modes; do
         --format json --no-progress --allow-errors "${bench_args[@]}" >"$work/$mode.json" &
     bench=$!
     pids+=("$bench")
-    sleep "$warmup"
+    started=$SECONDS
+    : >"$work/$mode.rss"
+    for _ in $(seq "$warmup"); do
+        echo "$((SECONDS - started)) $(rss "$server")" >>"$work/$mode.rss"
+        sleep 1
+    done
     rss_warm=$(rss "$server")
     rss_max=$rss_warm
     # Sample every 5 s while the bench runs; the last sample is "the end".
     while kill -0 "$bench" 2>/dev/null; do
         r=$(rss "$server"); [ "$r" -gt 0 ] && rss_end=$r
+        echo "$((SECONDS - started)) $r" >>"$work/$mode.rss"
         [ "$r" -gt "$rss_max" ] && rss_max=$r
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$bench" 2>/dev/null || break; sleep 0.5; done
     done

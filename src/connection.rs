@@ -93,6 +93,17 @@ impl ConnTable {
         }
     }
 
+    /// Closes and forgets a connection no thread could be found for (a
+    /// thread failed to start), so its client sees the close at once and
+    /// shutdown does not wait for it.
+    pub fn abandon(&self, id: u64) {
+        let socket = self.live().get(&id).cloned();
+        if let Some(socket) = socket {
+            socket.close();
+        }
+        self.remove(id);
+    }
+
     /// The shutdown hook: a connection being served stops reading new input
     /// (its blocked read returns at once, what already arrived is still
     /// read and answered); one still waiting for a thread is closed.

@@ -230,6 +230,89 @@ fn out_of_descriptors_backs_off_and_recovers() {
     }
 }
 
+/// Out of memory for threads: under `prlimit --as` with 1 GiB thread
+/// stacks there is room for one connection thread only. The next client is
+/// closed at once (not left hanging), the log names it, and once the first
+/// leaves a new client is served; shutdown has nothing left to cut. Pool
+/// mode, which starts its threads up front, refuses to start instead.
+#[test]
+fn thread_start_failure_closes_that_client_only() {
+    if !have("prlimit") {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    let limit = "--as=1700000000";
+    let mut cmd = Command::new("prlimit");
+    cmd.args([limit, bin()]).args([
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        "threads",
+        "--framing",
+        "line",
+        "--thread-stack-kb",
+        "1048576",
+    ]);
+    let server = Binary::start_cmd(cmd);
+    let mut first = Client::greeted(server.addr, Framing::Line);
+    let mut second = Client::connect(server.addr, Framing::Line);
+    assert!(second.expect_closed().is_empty());
+    let who = second.local();
+    let deadline = Instant::now() + PATIENCE;
+    while !server.stderr.lock().unwrap().contains(&who) {
+        assert!(Instant::now() < deadline, "no log line for {who}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    first.echo(b"still served");
+    first.send(b"exit");
+    first.expect_closed();
+    // The first thread's stack is unmapped a moment after its client sees
+    // the close; a client arriving in between is refused the same way.
+    let mut served = false;
+    for _ in 0..100 {
+        let mut c = Client::connect(server.addr, Framing::Line);
+        let mut hello = [0u8; 9];
+        if c.stream.read_exact(&mut hello).is_ok() {
+            assert_eq!(&hello, b"Welcome!\n");
+            c.echo(b"a thread again");
+            served = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(served, "no thread for a client once the first left");
+    let (code, out, err) = server.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Cannot start a thread for the connection from {who}"
+        )),
+        "{err}"
+    );
+    let summary = summary_line(&out);
+    assert!(
+        !summary.contains(" 0 errors") && summary.ends_with(" 0 cut at shutdown"),
+        "{summary}"
+    );
+
+    let mut cmd = Command::new("prlimit");
+    cmd.args([limit, bin()]).args([
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        "pool",
+        "--workers",
+        "4",
+        "--thread-stack-kb",
+        "1048576",
+    ]);
+    let out = cmd.current_dir(empty_dir()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot start pool mode"), "{err}");
+}
+
 // ------------------------------------------------------------ 6. overload
 
 /// 2,000 clients held at once in threads mode, each greeted and answered,

@@ -5,6 +5,7 @@
 //! the server stops accepting, so new clients wait in the backlog (they are
 //! not refused) until a connection ends and frees a slot.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
@@ -53,6 +54,7 @@ impl Driver for Threads {
     }
 
     fn dispatch(&mut self, conn: Accepted) {
+        let info = conn.info;
         *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let (server, slots) = (self.server.clone(), self.slots.clone());
         let spawned = thread::Builder::new()
@@ -65,9 +67,15 @@ impl Driver for Threads {
                 serve(&server, conn);
             });
         if let Err(e) = spawned {
-            // The closure (and the connection in it) is dropped, which closes
-            // the socket; the client sees a closed connection, the server goes on.
-            log::error!("Cannot start a thread for a connection: {e}");
+            // Out of memory or threads: this client is closed at once (the
+            // table of live connections still holds its socket), counted,
+            // and the server goes on.
+            log::error!(
+                "Cannot start a thread for the connection from {}: {e}; connection closed.",
+                info.peer
+            );
+            self.server.conns.abandon(info.id);
+            self.server.stats.errors.fetch_add(1, Relaxed);
             *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
         }
     }
