@@ -1,4 +1,5 @@
-//! `tcpmodes bench`: a load generator for the echo protocol.
+//! `tcpmodes bench`: a load generator for the echo protocol (and, with
+//! `--protocol daytime`, for servers that send one line and close).
 //!
 //! A benchmark is only worth something if the generator is not the
 //! bottleneck, so this one does not spend a thread per client: a few
@@ -11,6 +12,13 @@
 //! Every reply is checked byte for byte: the generator knows the exact bytes
 //! of the greeting and of the reply to its payload, so it compares each read
 //! with what must come next and never needs to parse or buffer replies.
+//!
+//! With `--protocol daytime` (RFC 867) there is no request and the reply is
+//! not known in advance (it is the server's clock), so each attempt is
+//! connect → read until the server closes, and the bytes are checked as they
+//! come against the *shape* of the answer: one non-empty line of printable
+//! ASCII ending in `\n` (or `\r\n`), at most [`MAX_DAYTIME_LINE`] bytes.
+//! Every attempt is a new connection, so daytime always runs as `--churn`.
 //!
 //! Counting, precisely (the JSON keeps these names):
 //!
@@ -79,6 +87,16 @@ const SCAN_INTERVAL: Duration = Duration::from_millis(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(1);
 const BACKOFF_MAX: Duration = Duration::from_millis(100);
 
+/// Longest daytime answer accepted, line end included. RFC 867 sets no
+/// limit, but a date is a few dozen bytes; a server that sends more is not
+/// sending a date, and the bound keeps a runaway stream from being read
+/// until the timeout.
+pub const MAX_DAYTIME_LINE: usize = 512;
+
+/// `--size` default, named so `--protocol daytime` can tell a payload size
+/// asked for (which it cannot honour) from the default.
+pub const DEFAULT_SIZE: usize = 64;
+
 /// Largest latency the histogram holds (one hour, in µs); larger values are
 /// clamped. A timeout ends every attempt long before.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
@@ -107,13 +125,21 @@ pub struct BenchArgs {
     #[arg(long)]
     pub messages: Option<u64>,
 
-    /// Payload bytes per message (at most 1024 with raw framing).
-    #[arg(long, default_value_t = 64)]
+    /// Payload bytes per message (at most 1024 with raw framing). Not used
+    /// by --protocol daytime, which sends nothing.
+    #[arg(long, default_value_t = DEFAULT_SIZE)]
     pub size: usize,
 
-    /// Framing the server speaks; must match its --framing.
+    /// Framing the server speaks; must match its --framing. Daytime
+    /// answers are read as raw bytes, so only raw goes with it.
     #[arg(long, value_enum, default_value_t = Framing::Raw)]
     pub framing: Framing,
+
+    /// What the server speaks. Daytime implies --churn, since each answer
+    /// costs a connection; giving it --size or a --framing other than raw is
+    /// an error, since it sends no payload and reads raw bytes.
+    #[arg(long, value_enum, default_value_t = Protocol::Echo)]
+    pub protocol: Protocol,
 
     /// Every message on a new connection (connect, greeting, one request,
     /// close): measures accept and set-up cost, reported as connections/s.
@@ -150,15 +176,16 @@ pub struct BenchArgs {
 
 impl BenchArgs {
     /// The defaults of the command line, for `addr`: one client, 5 seconds,
-    /// 64 bytes, raw framing, table output.
+    /// 64 bytes, raw framing, echo protocol, table output.
     pub fn new(addr: impl Into<String>) -> Self {
         BenchArgs {
             addr: addr.into(),
             clients: 1,
             duration: None,
             messages: None,
-            size: 64,
+            size: DEFAULT_SIZE,
             framing: Framing::Raw,
+            protocol: Protocol::Echo,
             churn: false,
             warmup: 0.0,
             format: OutputFormat::Table,
@@ -167,6 +194,37 @@ impl BenchArgs {
             threads: None,
             no_progress: false,
         }
+    }
+}
+
+/// The protocol the generator speaks, and so what counts as a right
+/// answer. Chosen by `--protocol`; recorded in the report so a result
+/// cannot be mistaken for the other kind of workload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The lesson's protocol: `Welcome!`, then `Received <msg>;` for each
+    /// message, checked byte for byte. Measures message handling.
+    #[default]
+    Echo,
+    /// RFC 867: the server sends one line (the time) and closes; the client
+    /// sends nothing. Measures accept, set-up and close: pure churn.
+    Daytime,
+}
+
+impl Protocol {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Echo => "echo",
+            Protocol::Daytime => "daytime",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -245,9 +303,12 @@ pub struct ErrorCounts {
     /// deadline of `--timeout-ms`.
     pub timeout: u64,
     /// Bytes arrived that differ from the expected greeting or reply, or
-    /// more bytes than expected arrived.
+    /// more bytes than expected arrived. With `daytime`: the bytes before
+    /// the close were not one non-empty printable line ending in `\n`, or
+    /// were longer than [`MAX_DAYTIME_LINE`].
     pub wrong_reply: u64,
-    /// The server closed (EOF) before the full greeting or reply.
+    /// The server closed (EOF) before the full greeting or reply; with
+    /// `daytime`, before sending a single byte.
     pub closed_early: u64,
     /// Anything else, e.g. out of local ports (EADDRNOTAVAIL) or files.
     pub other: u64,
@@ -299,7 +360,8 @@ impl ErrorCounts {
 /// Without `--churn` it is the time from the start of the request write to
 /// the last byte of the reply. With `--churn` it is the whole cycle, from
 /// `connect` to the last byte of the reply, since set-up is what churn
-/// measures. All zero when there was no successful attempt.
+/// measures; with `daytime`, from `connect` to the server's close. All zero
+/// when there was no successful attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Number of recorded latencies (equals `replies_ok`).
@@ -352,9 +414,14 @@ pub struct BenchReport {
     pub threads: usize,
     /// Framing spoken.
     pub framing: Framing,
-    /// Payload bytes per message.
+    /// Protocol spoken. Reports written before this field existed were all
+    /// `echo`, which is what a missing field reads as.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Payload bytes per message; 0 with `daytime`, which sends none.
     pub size: usize,
-    /// Whether every message used its own connection.
+    /// Whether every message used its own connection (always with
+    /// `daytime`).
     pub churn: bool,
     /// Messages per client asked for, or `null` for a timed run.
     pub messages_per_client: Option<u64>,
@@ -412,6 +479,7 @@ impl Failure {
 struct Plan {
     addr: SocketAddr,
     clients: usize,
+    protocol: Protocol,
     churn: bool,
     messages: Option<u64>,
     timeout: Duration,
@@ -463,6 +531,24 @@ fn check_args(args: &BenchArgs) -> Result<(), BenchError> {
     let bad = |msg: String| Err(BenchError::InvalidArgs(msg));
     if args.clients == 0 {
         return bad("--clients must be at least 1".into());
+    }
+    if args.protocol == Protocol::Daytime {
+        // Values, not flags, are checked: `--size 64` asks for nothing the
+        // default does not, so only a size or framing that would change
+        // the run, and cannot, is refused.
+        if args.size != DEFAULT_SIZE {
+            return bad(format!(
+                "--size {} does not apply to --protocol daytime, which sends no payload",
+                args.size
+            ));
+        }
+        if args.framing != Framing::Raw {
+            return bad(format!(
+                "--framing {} does not apply to --protocol daytime, which reads the \
+                 answer as raw bytes",
+                args.framing
+            ));
+        }
     }
     if !matches!(args.framing, Framing::Raw | Framing::Line | Framing::Length) {
         return bad(format!(
@@ -576,10 +662,14 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     expected_reply.extend_from_slice(b"Received ");
     expected_reply.extend_from_slice(&p);
     expected_reply.push(b';');
+    let daytime = args.protocol == Protocol::Daytime;
     let plan = Plan {
         addr,
         clients: args.clients,
-        churn: args.churn,
+        protocol: args.protocol,
+        // A daytime server closes after each answer: every attempt is a
+        // new connection whatever the flag says.
+        churn: args.churn || daytime,
         messages: args.messages,
         timeout,
         request: framed(args.framing, &p),
@@ -648,8 +738,9 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         clients: args.clients,
         threads,
         framing: args.framing,
-        size: args.size,
-        churn: args.churn,
+        protocol: args.protocol,
+        size: if daytime { 0 } else { args.size },
+        churn: plan.churn,
         messages_per_client: args.messages,
         warmup_secs: warmup.as_secs_f64(),
         duration_secs,
@@ -790,6 +881,8 @@ enum State {
     Greeting,
     /// Writing the request (more than one write if the socket buffer fills).
     Writing,
+    /// Daytime: connected, reading the line until the server closes.
+    Line,
     /// Request written, reading the reply.
     Reply,
     /// No more attempts (its `--messages` are done).
@@ -803,6 +896,8 @@ struct Client {
     /// Bytes of the current request written, or of the expected greeting or
     /// reply received.
     pos: usize,
+    /// Daytime: what has been seen of the line so far.
+    line: LineCheck,
     /// End of the current phase, or of the backoff.
     deadline: Instant,
     attempt_start: Instant,
@@ -818,6 +913,55 @@ struct Client {
     remaining: u64,
     /// Errors in a row, for the backoff.
     failures: u32,
+}
+
+/// Incremental check of a daytime answer: one non-empty line of printable
+/// ASCII (tabs allowed), ended by `\n` or `\r\n`, then the close. The
+/// bytes are never kept, only where the line is, so a client needs no
+/// buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct LineCheck {
+    /// Bytes received, line end included.
+    len: usize,
+    /// Printable bytes before the line end.
+    text: usize,
+    /// The last byte was a `\r`, which only a `\n` may follow.
+    cr: bool,
+    /// The `\n` arrived: nothing more may come but the close.
+    ended: bool,
+}
+
+impl LineCheck {
+    /// Takes the next bytes of the answer; `Err` at the first one that
+    /// cannot belong to a right answer.
+    fn push(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        for &b in bytes {
+            self.len += 1;
+            if self.ended || self.len > MAX_DAYTIME_LINE {
+                return Err(Failure::WrongReply);
+            }
+            match b {
+                b'\n' if self.text > 0 => self.ended = true,
+                _ if self.cr => return Err(Failure::WrongReply),
+                b'\r' if self.text > 0 => self.cr = true,
+                b' '..=b'~' | b'\t' => self.text += 1,
+                _ => return Err(Failure::WrongReply),
+            }
+        }
+        Ok(())
+    }
+
+    /// The server closed: `Ok` when a whole line came, `ClosedEarly` when
+    /// nothing did, `WrongReply` for a line cut short.
+    fn finish(&self) -> Result<(), Failure> {
+        if self.ended {
+            Ok(())
+        } else if self.len == 0 {
+            Err(Failure::ClosedEarly)
+        } else {
+            Err(Failure::WrongReply)
+        }
+    }
 }
 
 /// What to do after one step of a client's state machine.
@@ -866,6 +1010,7 @@ impl<'a> Worker<'a> {
             state: State::Backoff,
             stream: None,
             pos: 0,
+            line: LineCheck::default(),
             deadline: now,
             attempt_start: now,
             request_start: now,
@@ -976,7 +1121,11 @@ impl<'a> Worker<'a> {
                     self.start_attempt(i, now);
                     self.drive(i, now);
                 }
-                State::Connecting | State::Greeting | State::Writing | State::Reply => {
+                State::Connecting
+                | State::Greeting
+                | State::Writing
+                | State::Reply
+                | State::Line => {
                     self.fail(i, Failure::Timeout, now);
                 }
                 State::Done => {}
@@ -1052,6 +1201,17 @@ impl<'a> Worker<'a> {
                     }
                 },
                 State::Writing => self.step_writing(i, now),
+                State::Line => match self.read_line(i) {
+                    ReadOutcome::Complete => {
+                        self.succeed(i, now);
+                        Step::Wait
+                    }
+                    ReadOutcome::Pending => Step::Wait,
+                    ReadOutcome::Failed(f) => {
+                        self.fail(i, f, now);
+                        Step::Wait
+                    }
+                },
                 State::Reply => match self.read_expected(i, false) {
                     ReadOutcome::Complete => {
                         self.succeed(i, now);
@@ -1104,8 +1264,12 @@ impl<'a> Worker<'a> {
         if c.measured {
             self.tally.connections += 1;
         }
-        c.state = State::Greeting;
+        c.state = match self.plan.protocol {
+            Protocol::Echo => State::Greeting,
+            Protocol::Daytime => State::Line,
+        };
         c.pos = 0;
+        c.line = LineCheck::default();
         Step::Continue
     }
 
@@ -1173,6 +1337,34 @@ impl<'a> Worker<'a> {
                     c.pos += n;
                     if c.pos == expected.len() {
                         return ReadOutcome::Complete;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return ReadOutcome::Failed(Failure::of(&e)),
+            }
+        }
+    }
+
+    /// Daytime: reads until the server closes, checking each byte as it
+    /// comes, so a wrong answer fails at its first wrong byte and an endless
+    /// one at [`MAX_DAYTIME_LINE`] instead of at the timeout.
+    fn read_line(&mut self, i: usize) -> ReadOutcome {
+        let c = &mut self.clients[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return ReadOutcome::Failed(Failure::Other);
+        };
+        loop {
+            match stream.read(&mut self.scratch) {
+                Ok(0) => {
+                    return match c.line.finish() {
+                        Ok(()) => ReadOutcome::Complete,
+                        Err(f) => ReadOutcome::Failed(f),
+                    };
+                }
+                Ok(n) => {
+                    if let Err(f) = c.line.push(&self.scratch[..n]) {
+                        return ReadOutcome::Failed(f);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
@@ -1273,6 +1465,65 @@ mod tests {
         assert_eq!(f(K::BrokenPipe), Failure::Reset);
         assert_eq!(f(K::TimedOut), Failure::Timeout);
         assert_eq!(f(K::AddrNotAvailable), Failure::Other);
+    }
+
+    fn line(chunks: &[&[u8]]) -> Result<(), Failure> {
+        let mut c = LineCheck::default();
+        for chunk in chunks {
+            c.push(chunk)?;
+        }
+        c.finish()
+    }
+
+    #[test]
+    fn daytime_lines_are_checked_as_they_come() {
+        let ok: &[&[&[u8]]] = &[
+            &[b"Tue, 25 Nov 2025 18:14:03 GMT\r\n"],
+            &[b"Tuesday\n"],
+            &[b"Tue, 25 Nov", b" 2025\r", b"\n"],
+            &[b"a\tb\n"],
+        ];
+        for chunks in ok {
+            assert_eq!(line(chunks), Ok(()), "{chunks:?}");
+        }
+        let longest = [vec![b'x'; MAX_DAYTIME_LINE - 2], b"\r\n".to_vec()].concat();
+        assert_eq!(line(&[&longest]), Ok(()));
+        let too_long = [vec![b'x'; MAX_DAYTIME_LINE - 1], b"\r\n".to_vec()].concat();
+        assert_eq!(line(&[&too_long]), Err(Failure::WrongReply));
+
+        let wrong: &[&[&[u8]]] = &[
+            &[b"no line end"],
+            &[b"\n"],
+            &[b"\r\n"],
+            &[b"two\nlines\n"],
+            &[b"cr\ralone\n"],
+            &[b"cr\r\r\n"],
+            &[b"nul\0\n"],
+            &[b"caf\xc3\xa9\n"],
+            &[b"line\n", b"more"],
+        ];
+        for chunks in wrong {
+            assert_eq!(line(chunks), Err(Failure::WrongReply), "{chunks:?}");
+        }
+        assert_eq!(line(&[]), Err(Failure::ClosedEarly));
+    }
+
+    #[test]
+    fn daytime_refuses_payload_flags_it_cannot_honour() {
+        let daytime = |edit: fn(&mut BenchArgs)| {
+            let mut a = BenchArgs::new("127.0.0.1:1");
+            a.protocol = Protocol::Daytime;
+            edit(&mut a);
+            check_args(&a)
+        };
+        assert!(daytime(|_| {}).is_ok());
+        assert!(daytime(|a| a.churn = true).is_ok());
+        let e = daytime(|a| a.size = 10).unwrap_err().to_string();
+        assert!(e.contains("--size") && e.contains("daytime"), "{e}");
+        let e = daytime(|a| a.framing = Framing::Line)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--framing") && e.contains("daytime"), "{e}");
     }
 
     #[test]

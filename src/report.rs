@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
-use crate::bench::{BenchReport, ErrorCounts};
+use crate::bench::{BenchReport, ErrorCounts, Protocol};
 
 /// Output format of `bench` and `compare`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -112,6 +112,9 @@ fn rate(v: f64) -> String {
 fn table(rows: &[(Option<&str>, &BenchReport)]) -> String {
     let labelled = rows.iter().any(|(l, _)| l.is_some());
     let churn = rows.iter().any(|(_, r)| r.churn);
+    // Only shown when it is not the usual echo, so echo tables stay as
+    // they were.
+    let protocol = rows.iter().any(|(_, r)| r.protocol != Protocol::Echo);
     // (header, right-aligned, cell)
     type Col<'a> = (
         &'a str,
@@ -125,6 +128,9 @@ fn table(rows: &[(Option<&str>, &BenchReport)]) -> String {
     }
     cols.push(("addr", false, Box::new(|_, r| r.addr.clone())));
     cols.push(("clients", true, Box::new(|_, r| r.clients.to_string())));
+    if protocol {
+        cols.push(("protocol", false, Box::new(|_, r| r.protocol.to_string())));
+    }
     cols.push(("framing", false, Box::new(|_, r| r.framing.to_string())));
     cols.push(("size", true, Box::new(|_, r| r.size.to_string())));
     cols.push((
@@ -204,7 +210,7 @@ fn table(rows: &[(Option<&str>, &BenchReport)]) -> String {
 const CSV_HEADER: &str = "label,addr,clients,threads,framing,size,churn,messages_per_client,\
 warmup_secs,duration_secs,sent,replies_ok,abandoned,connections,msgs_per_sec,conns_per_sec,\
 p50_us,p90_us,p99_us,p999_us,max_us,mean_us,samples,err_refused,err_reset,err_timeout,\
-err_wrong_reply,err_closed_early,err_other,err_total";
+err_wrong_reply,err_closed_early,err_other,err_total,protocol";
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 fn csv_field(s: &str) -> String {
@@ -253,6 +259,8 @@ fn csv(rows: &[(Option<&str>, &BenchReport)]) -> String {
             e.closed_early.to_string(),
             e.other.to_string(),
             e.total.to_string(),
+            // Last, so the columns scripts already read keep their places.
+            r.protocol.to_string(),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');

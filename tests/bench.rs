@@ -1,6 +1,7 @@
 //! The load generator against small echo servers started in this process
 //! on 127.0.0.1 port 0: correct ones (every framing), one that drops
-//! connections, one that answers wrongly, one that never answers.
+//! connections, one that answers wrongly, one that never answers; and, for
+//! `--protocol daytime`, servers that send a line (right or wrong) and close.
 //!
 //! Runs use `--messages` so counts are exact and nothing depends on how
 //! fast this machine is; every server loop is bounded in count and time.
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use tcpmodes::bench::{BenchArgs, BenchError, BenchReport, run_bench};
+use tcpmodes::bench::{BenchArgs, BenchError, BenchReport, Protocol, run_bench};
 use tcpmodes::framing::Framing;
 use tcpmodes::report::{self, OutputFormat};
 
@@ -372,6 +373,10 @@ fn table_csv_comparison_and_plot_render() {
     let table = report::render(&one, OutputFormat::Table);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 2, "{table}");
+    assert!(
+        !lines[0].contains("protocol"),
+        "echo tables keep their columns"
+    );
     for h in [
         "addr", "clients", "msgs/s", "p50", "p90", "p99", "p99.9", "max", "errors",
     ] {
@@ -410,4 +415,147 @@ fn table_csv_comparison_and_plot_render() {
         let _ = std::fs::copy(&path, std::env::temp_dir().join("tcpmodes-compare.svg"));
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A daytime server (RFC 867) that sends `answer` to each connection and
+/// closes, one connection at a time: plenty for a few hundred short
+/// connections, and the shape of the answer is what is under test.
+fn serve_daytime(answer: Vec<u8>) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let handle = thread::spawn(move || {
+        for stream in listener.incoming().take(MAX_CONNECTIONS) {
+            if stop2.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Ok(mut s) = stream {
+                let _ = s.set_write_timeout(Some(IDLE));
+                // The client may close first after a wrong byte; that is
+                // its business.
+                let _ = s.write_all(&answer);
+            }
+        }
+    });
+    TestServer {
+        addr,
+        stop,
+        handle: Some(handle),
+    }
+}
+
+fn daytime_args(server: &TestServer, clients: usize, messages: u64) -> BenchArgs {
+    let mut a = args(server, Framing::Raw, clients, messages);
+    a.protocol = Protocol::Daytime;
+    a.churn = true;
+    a
+}
+
+#[test]
+fn daytime_churn_counts_every_line() {
+    for answer in [&b"Tue, 25 Nov 2025 18:14:03 GMT\r\n"[..], b"Tuesday\n"] {
+        let server = serve_daytime(answer.to_vec());
+        let r = run_bench(&daytime_args(&server, 20, 10)).expect("bench runs");
+        check_invariants(&r);
+        check_json(&r);
+        assert_eq!(r.sent, 200, "{r:?}");
+        assert_eq!(r.replies_ok, 200, "{r:?}");
+        assert_eq!(r.errors.total, 0, "{r:?}");
+        assert_eq!(r.connections, 200, "a connection per answer: {r:?}");
+        assert!(r.conns_per_sec > 0.0);
+        assert_eq!(r.protocol, Protocol::Daytime);
+        assert_eq!(r.size, 0, "daytime sends no payload");
+
+        let json: serde_json::Value =
+            serde_json::from_str(&report::render(&r, OutputFormat::Json)).unwrap();
+        assert_eq!(json["protocol"], "daytime");
+        assert_eq!(json["churn"], true);
+        assert_eq!(json["version"], 1);
+        let table = report::render(&r, OutputFormat::Table);
+        assert!(
+            table.contains("protocol") && table.contains("daytime"),
+            "{table}"
+        );
+        let csv = report::render(&r, OutputFormat::Csv);
+        let rows: Vec<&str> = csv.lines().collect();
+        assert!(rows[0].ends_with(",protocol") && rows[1].ends_with(",daytime"));
+    }
+}
+
+#[test]
+fn daytime_implies_churn() {
+    let server = serve_daytime(b"Tuesday\r\n".to_vec());
+    let mut a = daytime_args(&server, 2, 5);
+    a.churn = false;
+    let r = run_bench(&a).expect("bench runs");
+    check_invariants(&r);
+    assert!(r.churn, "{r:?}");
+    assert_eq!((r.replies_ok, r.connections), (10, 10), "{r:?}");
+}
+
+#[test]
+fn daytime_answers_of_the_wrong_shape_are_wrong_replies() {
+    let too_long = [vec![b'x'; 600], b"\r\n".to_vec()].concat();
+    for answer in [
+        b"garbage without a line end".to_vec(),
+        too_long,
+        b"\x00\x01\x02binary\n".to_vec(),
+        b"two\nlines\n".to_vec(),
+        b"\r\n".to_vec(),
+    ] {
+        let server = serve_daytime(answer.clone());
+        let r = run_bench(&daytime_args(&server, 2, 5)).expect("bench runs");
+        check_invariants(&r);
+        let shown = String::from_utf8_lossy(&answer[..answer.len().min(30)]).into_owned();
+        assert_eq!(r.sent, 10, "{shown:?}: {r:?}");
+        assert_eq!(r.errors.wrong_reply, 10, "{shown:?}: {r:?}");
+        assert_eq!(r.replies_ok, 0, "{shown:?}: {r:?}");
+    }
+}
+
+#[test]
+fn daytime_close_without_a_byte_is_closed_early() {
+    let server = serve_daytime(Vec::new());
+    let r = run_bench(&daytime_args(&server, 2, 5)).expect("bench runs");
+    check_invariants(&r);
+    assert_eq!(r.sent, 10, "{r:?}");
+    assert_eq!(r.errors.closed_early, 10, "{r:?}");
+    assert_eq!(r.replies_ok, 0);
+}
+
+/// The framework's own way of serving daytime (`on_connect` replies and
+/// returns `Close`, as `examples/daytime.rs` does), in every mode.
+#[test]
+fn daytime_against_the_framework_in_every_mode() {
+    use tcpmodes::{Action, Config, Context, Handler, Mode, Server};
+    struct Daytime;
+    impl Handler for Daytime {
+        fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+            ctx.reply("Tue, 25 Nov 2025 18:14:03 GMT\r\n");
+            Action::Close
+        }
+        fn on_message(&mut self, _: &[u8], _: &mut Context<'_>) -> Action {
+            Action::Close
+        }
+    }
+    for mode in [Mode::Serial, Mode::Threads, Mode::Pool] {
+        let mut config = Config::default();
+        config.address = "127.0.0.1:0".into();
+        config.mode = mode;
+        let server = Server::bind(config, || Daytime).expect("bind").spawn();
+        let mut a = BenchArgs::new(server.local_addr().to_string());
+        a.protocol = Protocol::Daytime;
+        a.churn = true;
+        a.clients = 8;
+        a.messages = Some(10);
+        a.threads = Some(2);
+        a.no_progress = true;
+        a.timeout_ms = 10_000;
+        let r = run_bench(&a).expect("bench runs");
+        server.stop();
+        check_invariants(&r);
+        assert_eq!(r.replies_ok, 80, "{mode:?}: {r:?}");
+        assert_eq!(r.errors.total, 0, "{mode:?}: {r:?}");
+    }
 }
