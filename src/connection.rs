@@ -198,6 +198,10 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
                 config.write_timeout_ms
             ),
         },
+        // The client's doing, not a fault of the server: not a warning.
+        DisconnectReason::Reset => {
+            log::info!("Connection from {} closed: reset by the client.", info.peer)
+        }
         other => log::warn!("Connection from {} closed: {other}.", info.peer),
     }
     server.conns.remove(info.id);
@@ -287,6 +291,7 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> (Disconnect
 fn io_reason(e: &io::Error) -> DisconnectReason {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Timeout,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => DisconnectReason::Reset,
         _ => DisconnectReason::Error(io_text(e)),
     }
 }

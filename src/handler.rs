@@ -43,7 +43,10 @@ pub enum DisconnectReason {
     Protocol(String),
     /// The handler panicked; the message is the panic's text.
     Panic(String),
-    /// A socket error, such as a connection reset by the peer.
+    /// The client reset the connection: it crashed, or closed while data
+    /// was still on its way. Common and harmless under load generators.
+    Reset,
+    /// Any other socket error.
     Error(String),
 }
 
@@ -56,6 +59,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Shutdown => f.write_str("server shutdown"),
             DisconnectReason::Protocol(m) => write!(f, "protocol error: {m}"),
             DisconnectReason::Panic(m) => write!(f, "handler panicked: {m}"),
+            DisconnectReason::Reset => f.write_str("reset by the client"),
             DisconnectReason::Error(m) => write!(f, "error: {m}"),
         }
     }

@@ -52,7 +52,9 @@ impl Stats {
         let counter = match reason {
             DisconnectReason::Timeout => &self.timeouts,
             DisconnectReason::Panic(_) => &self.panics,
-            DisconnectReason::Protocol(_) | DisconnectReason::Error(_) => &self.errors,
+            DisconnectReason::Protocol(_)
+            | DisconnectReason::Reset
+            | DisconnectReason::Error(_) => &self.errors,
             _ => return,
         };
         counter.fetch_add(1, Relaxed);
@@ -97,7 +99,8 @@ pub struct Summary {
     pub panics: u64,
     /// Connections closed by `read_timeout_ms` or `write_timeout_ms`.
     pub timeouts: u64,
-    /// Connections closed by a framing violation or a socket error.
+    /// Connections closed by a framing violation, a reset by the client, or
+    /// another socket error.
     pub errors: u64,
     /// Pool mode: clients told the server was busy (`queue_limit`).
     pub busy: u64,

@@ -362,7 +362,7 @@ fn reset_mid_message_is_logged_with_the_peer() {
         let sock = socket2::Socket::from(c.stream);
         sock.set_linger(Some(Duration::ZERO)).unwrap();
         drop(sock);
-        logged(&[&who, "closed: error: Connection reset"]);
+        logged(&[&who, "closed: reset by the client"]);
         Client::greeted(addr, Framing::Line).echo(b"next");
         assert_eq!(server.stop().errors, 1, "{mode}");
     }

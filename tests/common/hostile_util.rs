@@ -41,7 +41,7 @@ struct Recorder;
 
 impl log::Log for Recorder {
     fn enabled(&self, m: &log::Metadata) -> bool {
-        m.level() <= log::Level::Warn
+        m.level() <= log::Level::Info
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
@@ -57,11 +57,11 @@ pub fn record_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         log::set_boxed_logger(Box::new(Recorder)).expect("logger");
-        log::set_max_level(log::LevelFilter::Warn);
+        log::set_max_level(log::LevelFilter::Info);
     });
 }
 
-/// Waits (bounded) for a logged warning or error containing every one of
+/// Waits (bounded) for a logged line (info or worse) containing every one of
 /// `parts`, and returns it.
 pub fn logged(parts: &[&str]) -> String {
     let deadline = Instant::now() + PATIENCE;
