@@ -162,18 +162,7 @@ fn raw_stream_at_full_speed_is_served_and_others_are_not_starved() {
         let addr = server.local_addr();
         let mut other = (mode != Mode::Serial).then(|| Client::greeted(addr, Framing::Raw));
         let mut flood = Client::greeted(addr, Framing::Raw);
-        let mut reader = flood.stream.try_clone().unwrap();
-        let drained = thread::spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut total = 0usize;
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                total += n;
-            }
-            total
-        });
+        let drained = drain_in_background(&flood.stream);
         let chunk = vec![b'z'; 64 * 1024];
         for _ in 0..128 {
             flood.send_raw(&chunk);

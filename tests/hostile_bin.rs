@@ -106,18 +106,7 @@ fn size_attacks_keep_rss_bounded_in_every_mode() {
         Client::greeted(server.addr, Framing::Raw).echo(b"warm");
         let rss0_raw = server.rss_kb();
         let mut flood = Client::greeted(server.addr, Framing::Raw);
-        let mut reader = flood.stream.try_clone().unwrap();
-        let drained = thread::spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut total = 0usize;
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                total += n;
-            }
-            total
-        });
+        let drained = drain_in_background(&flood.stream);
         let chunk = vec![b'z'; 64 * 1024];
         for _ in 0..128 {
             flood.send_raw(&chunk);

@@ -497,3 +497,21 @@ pub fn have(program: &str) -> bool {
         .status()
         .is_ok()
 }
+
+/// Reads everything the server sends on `stream` on another thread (so a
+/// flooding client never blocks on its own full receive window); the
+/// thread returns the byte count once the server closes.
+pub fn drain_in_background(stream: &TcpStream) -> thread::JoinHandle<usize> {
+    let mut reader = stream.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0usize;
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    })
+}

@@ -84,21 +84,26 @@ pub fn bin_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tcpmodes"))
 }
 
+/// The binary with `args`, run in `dir`, its output piped.
+fn command(args: &[&str], dir: Option<&std::path::Path>) -> Command {
+    let mut cmd = Command::new(bin_path());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    cmd
+}
+
 impl Binary {
     pub fn start(args: &[&str]) -> Binary {
         Binary::start_in(args, None)
     }
 
     pub fn start_in(args: &[&str], dir: Option<&std::path::Path>) -> Binary {
-        let mut cmd = Command::new(bin_path());
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(d) = dir {
-            cmd.current_dir(d);
-        }
-        let mut child = cmd.spawn().expect("start tcpmodes");
+        let mut child = command(args, dir).spawn().expect("start tcpmodes");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
@@ -174,15 +179,7 @@ impl Drop for Binary {
 /// Runs the binary to completion (for start-up errors); returns exit code
 /// and stderr. Killed if it is still running after `PATIENCE`.
 pub fn run_to_exit(args: &[&str], dir: Option<&std::path::Path>) -> (Option<i32>, String) {
-    let mut cmd = Command::new(bin_path());
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(d) = dir {
-        cmd.current_dir(d);
-    }
-    let mut child = cmd.spawn().expect("start tcpmodes");
+    let mut child = command(args, dir).spawn().expect("start tcpmodes");
     let Some(status) = wait_bounded(&mut child) else {
         panic!("tcpmodes {args:?} did not exit");
     };
