@@ -11,7 +11,8 @@
 //!   handler;
 //! - [`Config`] holds every setting, read from TOML and overridden by flags;
 //! - [`Shutdown`] stops a server gracefully: nothing received goes unanswered;
-//! - [`bench`] and [`compare`] measure the modes against each other.
+//! - [`Group`] lets a handler reach other clients (a chat room);
+//! - [`mod@bench`] and [`compare`] measure the modes against each other.
 //!
 //! Source files are laid out one concept each; the module list below is the
 //! architecture.

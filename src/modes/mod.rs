@@ -3,8 +3,8 @@
 //! The accept loop, the connection loop and shutdown are the same for every
 //! mode (`server.rs`, `connection.rs`, `shutdown.rs`). A mode decides only
 //! two things, like a concurrency mix-in of Python's `socketserver`: whether
-//! the server may accept another connection now ([`Driver::ready`]), and
-//! which thread serves the one just accepted ([`Driver::dispatch`]). Each
+//! the server may accept another connection now (`Driver::ready`), and
+//! which thread serves the one just accepted (`Driver::dispatch`). Each
 //! mode's file holds just that.
 
 mod pool;
