@@ -559,3 +559,169 @@ fn daytime_against_the_framework_in_every_mode() {
         assert_eq!(r.errors.total, 0, "{mode:?}: {r:?}");
     }
 }
+
+/// `args` with as many threads as clients: each thread then drives one
+/// persistent echo client, which runs on the dedicated blocking path
+/// instead of an event loop.
+fn dedicated_args(
+    server: &TestServer,
+    framing: Framing,
+    clients: usize,
+    messages: u64,
+) -> BenchArgs {
+    let mut a = args(server, framing, clients, messages);
+    a.threads = Some(clients);
+    a
+}
+
+#[test]
+fn dedicated_path_gets_every_reply_right() {
+    for framing in ECHO_FRAMINGS {
+        let server = serve(framing, Behaviour::Echo);
+        for clients in [1, 3] {
+            let mut a = dedicated_args(&server, framing, clients, 50);
+            if clients == 1 {
+                a.threads = None; // the default: one thread per client
+            }
+            let r = run_bench(&a).expect("bench runs");
+            check_invariants(&r);
+            check_json(&r);
+            let n = 50 * clients as u64;
+            assert_eq!((r.sent, r.replies_ok), (n, n), "{framing}: {r:?}");
+            assert_eq!(r.errors.total, 0, "{framing}: {r:?}");
+            assert_eq!(r.abandoned, 0, "{framing}: {r:?}");
+            assert_eq!(r.connections, clients as u64, "{framing}: {r:?}");
+            assert_eq!(r.threads, clients);
+        }
+    }
+}
+
+#[test]
+fn dedicated_path_large_payloads() {
+    for framing in [Framing::Line, Framing::Length] {
+        let server = serve(framing, Behaviour::Echo);
+        let mut a = dedicated_args(&server, framing, 1, 5);
+        a.size = 300_000; // several reads and writes per message
+        let r = run_bench(&a).expect("bench runs");
+        check_invariants(&r);
+        assert_eq!(r.replies_ok, 5, "{framing}: {r:?}");
+        assert_eq!(r.errors.total, 0, "{framing}: {r:?}");
+    }
+}
+
+#[test]
+fn dedicated_path_detects_wrong_replies() {
+    for framing in ECHO_FRAMINGS {
+        let server = serve(framing, Behaviour::Wrong);
+        let r = run_bench(&dedicated_args(&server, framing, 2, 5)).expect("bench runs");
+        check_invariants(&r);
+        assert_eq!(r.sent, 10, "{framing}: {r:?}");
+        assert_eq!(r.errors.wrong_reply, 10, "{framing}: {r:?}");
+        assert_eq!(r.replies_ok, 0);
+        assert_eq!(r.latency_us.max, 0, "no latency for failed attempts");
+        assert_eq!(
+            r.connections, 10,
+            "a new connection after each error: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn dedicated_path_counts_a_server_closing_early() {
+    let server = serve(Framing::Raw, Behaviour::CloseAfter(3));
+    let r = run_bench(&dedicated_args(&server, Framing::Raw, 1, 20)).expect("bench runs");
+    check_invariants(&r);
+    check_json(&r);
+    // Each connection: 3 replies, then the 4th request finds it closed (EOF
+    // or reset, a race in the kernel), then a reconnect: 5 rounds.
+    assert_eq!((r.sent, r.replies_ok, r.errors.total), (20, 15, 5), "{r:?}");
+    assert_eq!(
+        r.errors.total,
+        r.errors.closed_early + r.errors.reset,
+        "{r:?}"
+    );
+    assert_eq!(r.connections, 5, "{r:?}");
+}
+
+#[test]
+fn dedicated_path_times_out_a_silent_server() {
+    let server = serve(Framing::Line, Behaviour::Silent);
+    let mut a = dedicated_args(&server, Framing::Line, 2, 2);
+    a.timeout_ms = 200;
+    let r = run_bench(&a).expect("bench runs");
+    check_invariants(&r);
+    assert_eq!(r.errors.timeout, 4, "{r:?}");
+    assert_eq!((r.sent, r.abandoned), (4, 0), "{r:?}");
+}
+
+/// A request still unanswered when a timed run ends is abandoned, not a
+/// timeout, on both paths; and the run ends on time, not at the timeout.
+#[test]
+fn an_unanswered_request_at_the_end_of_the_run_is_abandoned() {
+    let server = serve(Framing::Raw, Behaviour::Silent);
+    for threads in [2, 1] {
+        let mut a = args(&server, Framing::Raw, 2, 1);
+        a.threads = Some(threads); // 2: dedicated path; 1: one event loop
+        a.messages = None;
+        a.duration = Some(0.3);
+        a.timeout_ms = 60_000;
+        let started = std::time::Instant::now();
+        let r = run_bench(&a).expect("bench runs");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "threads={threads}: the run waited for the timeout"
+        );
+        check_invariants(&r);
+        assert_eq!(r.errors.total, 0, "threads={threads}: {r:?}");
+        assert_eq!((r.sent, r.abandoned), (0, 2), "threads={threads}: {r:?}");
+    }
+}
+
+#[test]
+fn dedicated_path_leaves_the_warm_up_uncounted() {
+    let server = serve(Framing::Raw, Behaviour::Echo);
+    let mut a = dedicated_args(&server, Framing::Raw, 2, 1);
+    a.messages = None;
+    a.duration = Some(0.3);
+    a.warmup = 0.1;
+    let r = run_bench(&a).expect("bench runs");
+    check_invariants(&r);
+    check_json(&r);
+    assert!(r.replies_ok > 0, "{r:?}");
+    assert_eq!(r.errors.total, 0, "{r:?}");
+    assert!(r.abandoned <= 2, "{r:?}");
+    assert!((r.duration_secs - 0.3).abs() < 1e-6);
+    // The connection was made in the warm-up, so it is not counted.
+    assert_eq!(r.connections, 0, "{r:?}");
+
+    // With --messages, exactly that many measured messages per client.
+    let mut a = dedicated_args(&server, Framing::Raw, 2, 30);
+    a.warmup = 0.1;
+    let r = run_bench(&a).expect("bench runs");
+    check_invariants(&r);
+    assert_eq!((r.sent, r.replies_ok, r.abandoned), (60, 60, 0), "{r:?}");
+}
+
+/// A server that accepts the generator's pre-flight connection and then
+/// stops listening: every attempt is refused (or, if its connect got into
+/// the accept queue before the close, reset), counted, and retried after a
+/// backoff until --messages are used up.
+#[test]
+fn dedicated_path_counts_refusals_and_retries() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let gone = thread::spawn(move || {
+        let first = listener.accept();
+        drop(listener);
+        first.map(|_| ())
+    });
+    let mut a = BenchArgs::new(addr.to_string());
+    a.messages = Some(3);
+    a.no_progress = true;
+    a.timeout_ms = 5_000;
+    let r = run_bench(&a).expect("bench runs");
+    assert!(gone.join().unwrap().is_ok());
+    check_invariants(&r);
+    assert_eq!((r.sent, r.replies_ok, r.errors.total), (3, 0, 3), "{r:?}");
+    assert_eq!(r.errors.refused + r.errors.reset, 3, "{r:?}");
+}
