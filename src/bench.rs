@@ -447,6 +447,12 @@ pub struct BenchReport {
     pub abandoned: u64,
     /// TCP connections established by measured attempts.
     pub connections: u64,
+    /// Clients that got at least one verified reply in the measured window.
+    /// Below `clients` when the server made some wait the whole run (serial
+    /// mode, a pool with fewer workers than clients): then `msgs_per_sec`
+    /// is the rate of the few that were served, not of all.
+    #[serde(default)]
+    pub clients_answered: u64,
     /// Failed attempts by kind.
     pub errors: ErrorCounts,
     /// `replies_ok / duration_secs`: the throughput.
@@ -762,6 +768,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         replies_ok: total.ok,
         abandoned: total.abandoned,
         connections: total.connections,
+        clients_answered: total.clients_answered,
         errors: total.errors,
         msgs_per_sec: rate(total.ok),
         conns_per_sec: rate(total.connections),
@@ -851,6 +858,8 @@ struct Tally {
     errors: ErrorCounts,
     abandoned: u64,
     connections: u64,
+    /// Clients with at least one measured verified reply.
+    clients_answered: u64,
     latency: Histogram<u64>,
     /// When this thread's last client finished its `--messages`.
     finished_at: Option<Instant>,
@@ -865,6 +874,7 @@ impl Tally {
             errors: ErrorCounts::default(),
             abandoned: 0,
             connections: 0,
+            clients_answered: 0,
             latency,
             finished_at: None,
         })
@@ -884,6 +894,7 @@ impl Tally {
         self.errors.merge(&other.errors);
         self.abandoned += other.abandoned;
         self.connections += other.connections;
+        self.clients_answered += other.clients_answered;
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         self.finished_at = match (self.finished_at, other.finished_at) {
@@ -936,6 +947,9 @@ struct Client {
     remaining: u64,
     /// Errors in a row, for the backoff.
     failures: u32,
+    /// A measured attempt of this client succeeded (see
+    /// [`BenchReport::clients_answered`]).
+    answered: bool,
 }
 
 /// Incremental check of a daytime answer: one non-empty line of printable
@@ -1085,6 +1099,7 @@ impl<'a> Worker<'a> {
             write_blocked: false,
             remaining: plan.messages.unwrap_or(u64::MAX),
             failures: 0,
+            answered: false,
         };
         let clients = (0..n)
             .map(|_| Client {
@@ -1437,6 +1452,9 @@ impl<'a> Worker<'a> {
             };
             self.tally.record_ok(since, now);
             c.remaining = c.remaining.saturating_sub(1);
+            if !std::mem::replace(&mut c.answered, true) {
+                self.tally.clients_answered += 1;
+            }
         }
         c.in_attempt = false;
         c.failures = 0;
@@ -1545,6 +1563,8 @@ struct Dedicated<'a> {
     remaining: u64,
     /// Errors in a row, for the backoff.
     failures: u32,
+    /// A measured attempt succeeded.
+    answered: bool,
 }
 
 impl<'a> Dedicated<'a> {
@@ -1560,6 +1580,7 @@ impl<'a> Dedicated<'a> {
             flushed: Flushed::default(),
             remaining: plan.messages.unwrap_or(u64::MAX),
             failures: 0,
+            answered: false,
         })
     }
 
@@ -1595,6 +1616,9 @@ impl<'a> Dedicated<'a> {
                     if measured {
                         self.tally.record_ok(request_start, at);
                         self.remaining = self.remaining.saturating_sub(1);
+                        if !std::mem::replace(&mut self.answered, true) {
+                            self.tally.clients_answered += 1;
+                        }
                     }
                     self.failures = 0;
                     now = at;

@@ -128,6 +128,13 @@ fn table(rows: &[(Option<&str>, &BenchReport)]) -> String {
     }
     cols.push(("addr", false, Box::new(|_, r| r.addr.clone())));
     cols.push(("clients", true, Box::new(|_, r| r.clients.to_string())));
+    // How many were served at all: serial mode answers one client, a pool
+    // `workers`, and the rate is theirs alone.
+    cols.push((
+        "answered",
+        true,
+        Box::new(|_, r| r.clients_answered.to_string()),
+    ));
     if protocol {
         cols.push(("protocol", false, Box::new(|_, r| r.protocol.to_string())));
     }
@@ -210,7 +217,7 @@ fn table(rows: &[(Option<&str>, &BenchReport)]) -> String {
 const CSV_HEADER: &str = "label,addr,clients,threads,framing,size,churn,messages_per_client,\
 warmup_secs,duration_secs,sent,replies_ok,abandoned,connections,msgs_per_sec,conns_per_sec,\
 p50_us,p90_us,p99_us,p999_us,max_us,mean_us,samples,err_refused,err_reset,err_timeout,\
-err_wrong_reply,err_closed_early,err_other,err_total,protocol";
+err_wrong_reply,err_closed_early,err_other,err_total,protocol,clients_answered";
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 fn csv_field(s: &str) -> String {
@@ -261,6 +268,7 @@ fn csv(rows: &[(Option<&str>, &BenchReport)]) -> String {
             e.total.to_string(),
             // Last, so the columns scripts already read keep their places.
             r.protocol.to_string(),
+            r.clients_answered.to_string(),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
