@@ -129,8 +129,8 @@ def main():
     print(f"blocking client: target/release/examples/blocking_client --addr ADDR "
           f"--clients N --duration {d:g}")
     print("```\n")
-    print("| clients | server | msgs/s | vs baseline | p50 µs | p99 µs | p99 vs baseline | errors |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("| clients | server | answered | msgs/s | vs baseline | p50 µs | p99 µs | p99 vs baseline | errors |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for c in CLIENTS:
         base = None
         for label, cmd in SERVERS:
@@ -140,7 +140,7 @@ def main():
                 base = r
             ratio = r["msgs_per_sec"] / base["msgs_per_sec"] if base["msgs_per_sec"] else 0
             p99r = lat["p99"] / base["latency_us"]["p99"] if base["latency_us"]["p99"] else 0
-            print(f"| {c} | {label} | {fmt_rate(r['msgs_per_sec'])} | {ratio:.2f} | "
+            print(f"| {c} | {label} | {r['clients_answered']} | {fmt_rate(r['msgs_per_sec'])} | {ratio:.2f} | "
                   f"{lat['p50']} | {lat['p99']} | {p99r:.2f} | {r['errors']['total']} |",
                   flush=True)
     print(f"\nChurn: {CHURN_CLIENTS} clients, each message on a new connection "

@@ -18,6 +18,7 @@ use crate::handler::{ConnInfo, DisconnectReason};
 use crate::sender::Outbox;
 use crate::server::Shared;
 use crate::session::{Session, Step, catch_handler_panic};
+use crate::stats::Stats;
 
 /// A connection's socket, shared by its serving thread, its [`Sender`]s
 /// and the shutdown hook.
@@ -217,7 +218,7 @@ enum TimedOut {
 /// a timeout, which one).
 fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> (DisconnectReason, TimedOut) {
     let reading = |reason| (reason, TimedOut::Reading);
-    let stats = &server.stats;
+    let mut counts = Counts::new(&server.stats);
     let config = &server.config;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
     let mut buf = vec![0u8; config.framing.read_size(config.max_message_bytes)];
@@ -232,9 +233,7 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> (Disconnect
             if let Err(e) = socket.write_framed(session.output()) {
                 return (io_reason(&e), TimedOut::Writing);
             }
-            stats
-                .bytes_out
-                .fetch_add(session.output().len() as u64, Relaxed);
+            counts.bytes_out += session.output().len() as u64;
             session.clear_output();
         }
         if let Step::Close(reason) = step {
@@ -277,14 +276,66 @@ fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> (Disconnect
         if draining {
             let _ = stream.set_nonblocking(false);
         }
-        stats.bytes_in.fetch_add(n as u64, Relaxed);
+        counts.bytes_in += n as u64;
         let before = session.messages();
         step = session.receive(&buf[..n]);
         let decoded = session.messages() - before;
         if decoded > 0 {
-            stats.messages.fetch_add(decoded, Relaxed);
+            counts.add_messages(decoded);
             last_message = Instant::now();
         }
+    }
+}
+
+/// One connection's traffic, added to the server's [`Stats`] in batches
+/// and when the connection ends. An atomic add per message on counters that
+/// every connection shares would bounce their cache line between cores on
+/// every message; batching keeps the summary exact for every connection
+/// that ends (a connection cut at shutdown may miss its last batch).
+struct Counts<'a> {
+    stats: &'a Stats,
+    messages: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    unflushed: u64,
+}
+
+impl<'a> Counts<'a> {
+    const BATCH: u64 = 64;
+
+    fn new(stats: &'a Stats) -> Counts<'a> {
+        Counts {
+            stats,
+            messages: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            unflushed: 0,
+        }
+    }
+
+    fn add_messages(&mut self, n: u64) {
+        self.messages += n;
+        self.unflushed += n;
+        if self.unflushed >= Self::BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let s = self.stats;
+        s.messages
+            .fetch_add(std::mem::take(&mut self.messages), Relaxed);
+        s.bytes_in
+            .fetch_add(std::mem::take(&mut self.bytes_in), Relaxed);
+        s.bytes_out
+            .fetch_add(std::mem::take(&mut self.bytes_out), Relaxed);
+        self.unflushed = 0;
+    }
+}
+
+impl Drop for Counts<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
