@@ -114,10 +114,10 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Served {} connections, {} messages ({} bytes in, {} bytes out) in {:.1} s; \
+            "Served {}, {} ({} bytes in, {} bytes out) in {:.1} s; \
              {} timeouts, {} errors, {} panics, {} refused busy, {} closed unserved, {} cut at shutdown",
-            self.connections,
-            self.messages,
+            count(self.connections, "connection"),
+            count(self.messages, "message"),
             self.bytes_in,
             self.bytes_out,
             self.uptime.as_secs_f64(),
@@ -128,5 +128,14 @@ impl fmt::Display for Summary {
             self.unstarted,
             self.cut,
         )
+    }
+}
+
+/// `1 connection`, `2 connections`: the summary is read by learners.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -59,7 +59,7 @@ fn python_http_client_keeps_one_connection_alive_in_every_mode() {
         let stopped = server.stop_ok();
         // Six requests over one connection: keep-alive worked.
         assert!(
-            stopped.stdout.contains("Served 1 connections, 6 messages"),
+            stopped.stdout.contains("Served 1 connection, 6 messages"),
             "{mode}: {}",
             stopped.stdout
         );
@@ -86,7 +86,7 @@ fn curl_fetches_twice_over_one_connection() {
     assert_eq!(out.stdout, b"Hello, world!\nHello, world!\n");
     let stopped = server.stop_ok();
     assert!(
-        stopped.stdout.contains("Served 1 connections, 2 messages"),
+        stopped.stdout.contains("Served 1 connection, 2 messages"),
         "{}",
         stopped.stdout
     );

@@ -23,7 +23,7 @@ fn answers_each_line_in_upper_case_in_every_mode() {
         c.close();
         let stopped = server.stop_ok();
         assert!(
-            stopped.stdout.contains("Served 1 connections, 4 messages"),
+            stopped.stdout.contains("Served 1 connection, 4 messages"),
             "{mode}: {}",
             stopped.stdout
         );

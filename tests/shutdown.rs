@@ -130,7 +130,7 @@ fn sigint_or_sigterm(signal: &str, mode: &str) {
     assert!(c.closed());
     let (code, out, err) = bin.wait();
     assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
-    assert!(out.contains("Served 1 connections, 1 messages"), "{out}");
+    assert!(out.contains("Served 1 connection, 1 message"), "{out}");
     assert!(err.contains("Shutting down"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
