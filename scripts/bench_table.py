@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the measured table of modes/README.md.
 
-    python3 scripts/bench_table.py [--duration SECS] > table.md
+    python3 scripts/bench_table.py [--duration SECS] [--repeat N] > table.md
 
 Builds the release binaries, then for 1, 4, 64 and 512 clients (64-byte
 messages, echo, delay 0, raw framing) runs `tcpmodes bench` against:
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -102,7 +103,8 @@ def fmt_rate(r):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=3.0, help="measured seconds per run")
+    ap.add_argument("--duration", type=float, default=2.0, help="measured seconds per run")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
     args = ap.parse_args()
     d = args.duration
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "tcpmodes",
@@ -129,43 +131,61 @@ def main():
     print(f"blocking client: target/release/examples/blocking_client --addr ADDR "
           f"--clients N --duration {d:g}")
     print("```\n")
+    print(f"Each figure is the median of {args.repeat} runs; the servers take turns, "
+          f"so a burst of noise on the machine hits them alike.\n")
     print("| clients | server | answered | msgs/s | vs baseline | p50 µs | p99 µs | p99 vs baseline | errors |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for c in CLIENTS:
-        base = None
-        for label, cmd in SERVERS:
-            r = measure(label, cmd, c, d)
-            lat = r["latency_us"]
-            if base is None:
-                base = r
-            ratio = r["msgs_per_sec"] / base["msgs_per_sec"] if base["msgs_per_sec"] else 0
-            p99r = lat["p99"] / base["latency_us"]["p99"] if base["latency_us"]["p99"] else 0
-            print(f"| {c} | {label} | {r['clients_answered']} | {fmt_rate(r['msgs_per_sec'])} | {ratio:.2f} | "
-                  f"{lat['p50']} | {lat['p99']} | {p99r:.2f} | {r['errors']['total']} |",
-                  flush=True)
+        runs = {label: [] for label, _ in SERVERS}
+        for _ in range(args.repeat):
+            for label, cmd in SERVERS:
+                runs[label].append(measure(label, cmd, c, d))
+        base = summarize(runs[SERVERS[0][0]])
+        for label, _ in SERVERS:
+            m = summarize(runs[label])
+            print(f"| {c} | {label} | {m['answered']} | {fmt_rate(m['rate'])} | "
+                  f"{m['rate'] / base['rate']:.2f} | {m['p50']} | {m['p99']} | "
+                  f"{m['p99'] / base['p99']:.2f} | {m['errors']} |", flush=True)
     print(f"\nChurn: {CHURN_CLIENTS} clients, each message on a new connection "
           f"(connect, greeting, one request, close):\n")
     print("| server | connections/s | vs baseline | p50 µs | p99 µs | errors |")
     print("|---|---:|---:|---:|---:|---:|")
-    base = None
-    for label, cmd in SERVERS:
-        r = measure(label, cmd, CHURN_CLIENTS, d, churn=True)
-        base = base or r
-        lat = r["latency_us"]
-        ratio = r["conns_per_sec"] / base["conns_per_sec"] if base["conns_per_sec"] else 0
-        print(f"| {label} | {fmt_rate(r['conns_per_sec'])} | {ratio:.2f} | {lat['p50']} | "
-              f"{lat['p99']} | {r['errors']['total']} |", flush=True)
+    runs = {label: [] for label, _ in SERVERS}
+    for _ in range(args.repeat):
+        for label, cmd in SERVERS:
+            runs[label].append(measure(label, cmd, CHURN_CLIENTS, d, churn=True))
+    base = summarize(runs[SERVERS[0][0]], churn=True)
+    for label, _ in SERVERS:
+        m = summarize(runs[label], churn=True)
+        print(f"| {label} | {fmt_rate(m['rate'])} | {m['rate'] / base['rate']:.2f} | "
+              f"{m['p50']} | {m['p99']} | {m['errors']} |", flush=True)
     print("\nThe generator against the plain blocking client (both against the baseline):\n")
     print("| clients | tcpmodes bench msgs/s | blocking client msgs/s | ratio |")
     print("|---:|---:|---:|---:|")
     for c in [1, 4, 64]:
+        gen, blk = [], []
         p, addr = start(SERVERS[0][1])
         try:
-            g = bench(addr, c, d)["msgs_per_sec"]
-            b, _ = blocking(addr, c, d)
+            for _ in range(args.repeat):
+                gen.append(bench(addr, c, d)["msgs_per_sec"])
+                blk.append(blocking(addr, c, d)[0])
         finally:
             stop(p)
+        g, b = statistics.median(gen), statistics.median(blk)
         print(f"| {c} | {fmt_rate(g)} | {fmt_rate(b)} | {g / b:.2f} |", flush=True)
+
+
+def summarize(reports, churn=False):
+    """Medians over repeated runs of one server: rate, p50, p99; the
+    fewest clients answered; every error counted."""
+    key = "conns_per_sec" if churn else "msgs_per_sec"
+    return {
+        "rate": statistics.median(r[key] for r in reports),
+        "p50": int(statistics.median(r["latency_us"]["p50"] for r in reports)),
+        "p99": int(statistics.median(r["latency_us"]["p99"] for r in reports)),
+        "answered": min(r["clients_answered"] for r in reports),
+        "errors": sum(r["errors"]["total"] for r in reports),
+    }
 
 
 if __name__ == "__main__":
