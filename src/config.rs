@@ -184,12 +184,32 @@ impl Config {
     }
 
     fn merge_toml(&mut self, text: &str, name: &str) -> Result<(), ConfigError> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError {
-            origin: match e.span() {
-                Some(span) => format!("{name}:{}", line_of(text, span.start)),
-                None => name.to_string(),
-            },
-            message: e.message().trim().to_string(),
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => {
+                    let line = line_of(text, span.start);
+                    // serde names the wrong value but not its key; the
+                    // learner needs both, so take the key from the line.
+                    let key = text
+                        .lines()
+                        .nth(line - 1)
+                        .and_then(|l| l.split_once('='))
+                        .map(|(k, _)| k.trim())
+                        .filter(|k| !k.is_empty() && !message.contains(&format!("`{k}`")));
+                    ConfigError {
+                        origin: format!("{name}:{line}"),
+                        message: match key {
+                            Some(k) => format!("{k}: {message}"),
+                            None => message,
+                        },
+                    }
+                }
+                None => ConfigError {
+                    origin: name.to_string(),
+                    message,
+                },
+            }
         })?;
         let at = |span: std::ops::Range<usize>| format!("{name}:{}", line_of(text, span.start));
 
@@ -353,11 +373,14 @@ mod tests {
         let e = Config::from_toml("mode = \"fork\"\n", "t.toml").unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("t.toml:1: unknown variant `fork`"),
+                .starts_with("t.toml:1: mode: unknown variant `fork`"),
             "{e}"
         );
         let e = Config::from_toml("backlog = \"big\"\n", "t.toml").unwrap_err();
-        assert!(e.to_string().starts_with("t.toml:1: invalid type"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.toml:1: backlog: invalid type"),
+            "{e}"
+        );
         let e = Config::from_toml("address = \"nowhere\"\n", "t.toml").unwrap_err();
         assert!(
             e.to_string()

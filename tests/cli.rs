@@ -101,10 +101,13 @@ fn each_config_mistake_is_one_line_naming_file_line_and_key() {
             "max_message_bytes = 0\n",
             "bad.toml:1: max_message_bytes: must be from 1",
         ),
-        ("mode = \"forks\"\n", "bad.toml:1: unknown variant `forks`"),
+        (
+            "mode = \"forks\"\n",
+            "bad.toml:1: mode: unknown variant `forks`",
+        ),
         (
             "backlog = \"many\"\n",
-            "bad.toml:1: invalid type: string \"many\"",
+            "bad.toml:1: backlog: invalid type: string \"many\"",
         ),
         ("# ok\nbaclog = 5\n", "bad.toml:2: unknown field `baclog`"),
         (
