@@ -151,6 +151,18 @@ fn args(server: &TestServer, framing: Framing, clients: usize, messages: u64) ->
     a
 }
 
+/// The generator's two ways to drive clients, for tests that must hold on
+/// both: one event loop for all the clients (so it juggles several), and a
+/// thread per client, which blocks in `read` instead.
+fn on_both_paths(a: BenchArgs) -> [(&'static str, BenchArgs); 2] {
+    assert!(a.clients >= 2, "one event loop must drive several clients");
+    let mut looped = a.clone();
+    looped.threads = Some(1);
+    let mut dedicated = a;
+    dedicated.threads = Some(dedicated.clients);
+    [("event loop", looped), ("thread per client", dedicated)]
+}
+
 /// The counting invariants every report must satisfy.
 fn check_invariants(r: &BenchReport) {
     let e = &r.errors;
@@ -229,15 +241,23 @@ fn check_json(r: &BenchReport) {
 fn every_framing_gets_every_reply_right() {
     for framing in ECHO_FRAMINGS {
         let server = serve(framing, Behaviour::Echo);
-        let r = run_bench(&args(&server, framing, 4, 50)).expect("bench runs");
-        check_invariants(&r);
-        check_json(&r);
-        assert_eq!(r.sent, 200, "{framing}: {r:?}");
-        assert_eq!(r.replies_ok, 200, "{framing}: {r:?}");
-        assert_eq!(r.errors.total, 0, "{framing}: {r:?}");
-        assert_eq!(r.abandoned, 0);
-        assert_eq!(r.connections, 4, "persistent: one connection per client");
-        assert_eq!(r.framing, framing);
+        let mut one = args(&server, framing, 1, 50);
+        one.threads = None; // the default: one thread per client
+        let cases = on_both_paths(args(&server, framing, 4, 50));
+        for (path, a) in cases.into_iter().chain([("default", one)]) {
+            let r = run_bench(&a).expect("bench runs");
+            check_invariants(&r);
+            check_json(&r);
+            let n = 50 * a.clients as u64;
+            assert_eq!((r.sent, r.replies_ok), (n, n), "{framing} {path}: {r:?}");
+            assert_eq!(r.errors.total, 0, "{framing} {path}: {r:?}");
+            assert_eq!(r.abandoned, 0, "{framing} {path}");
+            assert_eq!(
+                r.connections, a.clients as u64,
+                "persistent: one per client"
+            );
+            assert_eq!(r.framing, framing);
+        }
     }
 }
 
@@ -247,9 +267,12 @@ fn large_payloads_with_length_and_line_framing() {
         let server = serve(framing, Behaviour::Echo);
         let mut a = args(&server, framing, 2, 5);
         a.size = 300_000; // several reads and, likely, blocked writes
-        let r = run_bench(&a).expect("bench runs");
-        check_invariants(&r);
-        assert_eq!(r.replies_ok, 10, "{framing}: {r:?}");
+        for (path, a) in on_both_paths(a) {
+            let r = run_bench(&a).expect("bench runs");
+            check_invariants(&r);
+            assert_eq!(r.replies_ok, 10, "{framing} {path}: {r:?}");
+            assert_eq!(r.errors.total, 0, "{framing} {path}: {r:?}");
+        }
     }
 }
 
@@ -292,12 +315,18 @@ fn dropped_connections_are_counted_not_hidden() {
 fn wrong_replies_are_detected() {
     for framing in ECHO_FRAMINGS {
         let server = serve(framing, Behaviour::Wrong);
-        let r = run_bench(&args(&server, framing, 2, 5)).expect("bench runs");
-        check_invariants(&r);
-        assert_eq!(r.sent, 10, "{framing}: {r:?}");
-        assert_eq!(r.errors.wrong_reply, 10, "{framing}: {r:?}");
-        assert_eq!(r.replies_ok, 0);
-        assert_eq!(r.latency_us.max, 0, "no latency for failed attempts");
+        for (path, a) in on_both_paths(args(&server, framing, 2, 5)) {
+            let r = run_bench(&a).expect("bench runs");
+            check_invariants(&r);
+            assert_eq!(r.sent, 10, "{framing} {path}: {r:?}");
+            assert_eq!(r.errors.wrong_reply, 10, "{framing} {path}: {r:?}");
+            assert_eq!(r.replies_ok, 0);
+            assert_eq!(r.latency_us.max, 0, "no latency for failed attempts");
+            assert_eq!(
+                r.connections, 10,
+                "{path}: a new connection after each error"
+            );
+        }
     }
 }
 
@@ -306,10 +335,12 @@ fn a_server_that_never_replies_times_out_and_the_run_ends() {
     let server = serve(Framing::Line, Behaviour::Silent);
     let mut a = args(&server, Framing::Line, 2, 2);
     a.timeout_ms = 200;
-    let r = run_bench(&a).expect("bench runs");
-    check_invariants(&r);
-    assert_eq!(r.errors.timeout, 4, "{r:?}");
-    assert_eq!(r.sent, 4);
+    for (path, a) in on_both_paths(a) {
+        let r = run_bench(&a).expect("bench runs");
+        check_invariants(&r);
+        assert_eq!(r.errors.timeout, 4, "{path}: {r:?}");
+        assert_eq!((r.sent, r.abandoned), (4, 0), "{path}: {r:?}");
+    }
 }
 
 #[test]
@@ -319,13 +350,30 @@ fn timed_runs_with_warmup_keep_the_invariant() {
     a.messages = None;
     a.duration = Some(0.3);
     a.warmup = 0.1;
-    let r = run_bench(&a).expect("bench runs");
-    check_invariants(&r);
-    check_json(&r);
-    assert!(r.replies_ok > 0, "{r:?}");
-    assert_eq!(r.errors.total, 0, "{r:?}");
-    assert!((r.duration_secs - 0.3).abs() < 1e-6);
-    assert!(r.msgs_per_sec > 0.0);
+    for (path, a) in on_both_paths(a) {
+        let r = run_bench(&a).expect("bench runs");
+        check_invariants(&r);
+        check_json(&r);
+        assert!(r.replies_ok > 0, "{path}: {r:?}");
+        assert_eq!(r.errors.total, 0, "{path}: {r:?}");
+        assert!(r.abandoned <= 3, "{path}: {r:?}");
+        assert!((r.duration_secs - 0.3).abs() < 1e-6);
+        assert!(r.msgs_per_sec > 0.0);
+        // The connections were made in the warm-up, so they are not counted.
+        assert_eq!(r.connections, 0, "{path}: {r:?}");
+    }
+    // With --messages, exactly that many measured messages per client.
+    let mut a = args(&server, Framing::Raw, 2, 30);
+    a.warmup = 0.1;
+    for (path, a) in on_both_paths(a) {
+        let r = run_bench(&a).expect("bench runs");
+        check_invariants(&r);
+        assert_eq!(
+            (r.sent, r.replies_ok, r.abandoned),
+            (60, 60, 0),
+            "{path}: {r:?}"
+        );
+    }
 }
 
 #[test]
@@ -561,76 +609,12 @@ fn daytime_against_the_framework_in_every_mode() {
     }
 }
 
-/// `args` with as many threads as clients: each thread then drives one
-/// persistent echo client, which runs on the dedicated blocking path
-/// instead of an event loop.
-fn dedicated_args(
-    server: &TestServer,
-    framing: Framing,
-    clients: usize,
-    messages: u64,
-) -> BenchArgs {
-    let mut a = args(server, framing, clients, messages);
-    a.threads = Some(clients);
-    a
-}
-
-#[test]
-fn dedicated_path_gets_every_reply_right() {
-    for framing in ECHO_FRAMINGS {
-        let server = serve(framing, Behaviour::Echo);
-        for clients in [1, 3] {
-            let mut a = dedicated_args(&server, framing, clients, 50);
-            if clients == 1 {
-                a.threads = None; // the default: one thread per client
-            }
-            let r = run_bench(&a).expect("bench runs");
-            check_invariants(&r);
-            check_json(&r);
-            let n = 50 * clients as u64;
-            assert_eq!((r.sent, r.replies_ok), (n, n), "{framing}: {r:?}");
-            assert_eq!(r.errors.total, 0, "{framing}: {r:?}");
-            assert_eq!(r.abandoned, 0, "{framing}: {r:?}");
-            assert_eq!(r.connections, clients as u64, "{framing}: {r:?}");
-            assert_eq!(r.threads, clients);
-        }
-    }
-}
-
-#[test]
-fn dedicated_path_large_payloads() {
-    for framing in [Framing::Line, Framing::Length] {
-        let server = serve(framing, Behaviour::Echo);
-        let mut a = dedicated_args(&server, framing, 1, 5);
-        a.size = 300_000; // several reads and writes per message
-        let r = run_bench(&a).expect("bench runs");
-        check_invariants(&r);
-        assert_eq!(r.replies_ok, 5, "{framing}: {r:?}");
-        assert_eq!(r.errors.total, 0, "{framing}: {r:?}");
-    }
-}
-
-#[test]
-fn dedicated_path_detects_wrong_replies() {
-    for framing in ECHO_FRAMINGS {
-        let server = serve(framing, Behaviour::Wrong);
-        let r = run_bench(&dedicated_args(&server, framing, 2, 5)).expect("bench runs");
-        check_invariants(&r);
-        assert_eq!(r.sent, 10, "{framing}: {r:?}");
-        assert_eq!(r.errors.wrong_reply, 10, "{framing}: {r:?}");
-        assert_eq!(r.replies_ok, 0);
-        assert_eq!(r.latency_us.max, 0, "no latency for failed attempts");
-        assert_eq!(
-            r.connections, 10,
-            "a new connection after each error: {r:?}"
-        );
-    }
-}
-
 #[test]
 fn dedicated_path_counts_a_server_closing_early() {
     let server = serve(Framing::Raw, Behaviour::CloseAfter(3));
-    let r = run_bench(&dedicated_args(&server, Framing::Raw, 1, 20)).expect("bench runs");
+    let mut a = args(&server, Framing::Raw, 1, 20);
+    a.threads = Some(1);
+    let r = run_bench(&a).expect("bench runs");
     check_invariants(&r);
     check_json(&r);
     // Each connection: 3 replies, then the 4th request finds it closed (EOF
@@ -642,17 +626,6 @@ fn dedicated_path_counts_a_server_closing_early() {
         "{r:?}"
     );
     assert_eq!(r.connections, 5, "{r:?}");
-}
-
-#[test]
-fn dedicated_path_times_out_a_silent_server() {
-    let server = serve(Framing::Line, Behaviour::Silent);
-    let mut a = dedicated_args(&server, Framing::Line, 2, 2);
-    a.timeout_ms = 200;
-    let r = run_bench(&a).expect("bench runs");
-    check_invariants(&r);
-    assert_eq!(r.errors.timeout, 4, "{r:?}");
-    assert_eq!((r.sent, r.abandoned), (4, 0), "{r:?}");
 }
 
 /// A request still unanswered when a timed run ends is abandoned, not a
@@ -676,31 +649,6 @@ fn an_unanswered_request_at_the_end_of_the_run_is_abandoned() {
         assert_eq!(r.errors.total, 0, "threads={threads}: {r:?}");
         assert_eq!((r.sent, r.abandoned), (0, 2), "threads={threads}: {r:?}");
     }
-}
-
-#[test]
-fn dedicated_path_leaves_the_warm_up_uncounted() {
-    let server = serve(Framing::Raw, Behaviour::Echo);
-    let mut a = dedicated_args(&server, Framing::Raw, 2, 1);
-    a.messages = None;
-    a.duration = Some(0.3);
-    a.warmup = 0.1;
-    let r = run_bench(&a).expect("bench runs");
-    check_invariants(&r);
-    check_json(&r);
-    assert!(r.replies_ok > 0, "{r:?}");
-    assert_eq!(r.errors.total, 0, "{r:?}");
-    assert!(r.abandoned <= 2, "{r:?}");
-    assert!((r.duration_secs - 0.3).abs() < 1e-6);
-    // The connection was made in the warm-up, so it is not counted.
-    assert_eq!(r.connections, 0, "{r:?}");
-
-    // With --messages, exactly that many measured messages per client.
-    let mut a = dedicated_args(&server, Framing::Raw, 2, 30);
-    a.warmup = 0.1;
-    let r = run_bench(&a).expect("bench runs");
-    check_invariants(&r);
-    assert_eq!((r.sent, r.replies_ok, r.abandoned), (60, 60, 0), "{r:?}");
 }
 
 /// A server that accepts the generator's pre-flight connection and then
