@@ -279,7 +279,8 @@ pub(crate) fn catch_handler_panic<T>(call: impl FnOnce() -> T) -> Result<T, Stri
     panic::catch_unwind(AssertUnwindSafe(|| in_handler(call))).map_err(|p| panic_text(p.as_ref()))
 }
 
-fn panic_text(p: &(dyn Any + Send)) -> String {
+/// A panic's message, for the one log line that reports it.
+pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

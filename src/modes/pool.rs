@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use super::Driver;
 use crate::connection::{Accepted, refuse_busy, serve};
 use crate::server::Shared;
+use crate::session::panic_text;
 
 pub(crate) struct Pool {
     server: Arc<Shared>,
@@ -33,12 +34,10 @@ impl Pool {
             // Handler panics are caught per connection; this is the last
             // line for a bug elsewhere: rayon's default aborts the process.
             .panic_handler(|p| {
-                let text = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                log::error!("A pool task panicked: {text}; the pool goes on.");
+                log::error!(
+                    "A pool task panicked: {}; the pool goes on.",
+                    panic_text(p.as_ref())
+                );
             })
             .build()
             .map_err(std::io::Error::other)?;
