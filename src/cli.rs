@@ -275,6 +275,11 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
         Mode::Pool => format!(", workers {}", c.workers),
     };
     let from = file.map_or(String::new(), |f| format!(", config {}", f.display()));
+    // Before the first line: once a script sees it, Ctrl+C or SIGTERM must
+    // already mean a graceful shutdown, not the default instant death.
+    if let Err(e) = server.shutdown_handle().trigger_on_signals() {
+        log::warn!("Ctrl+C will not shut down gracefully: {e}");
+    }
     // The first stdout line; scripts read the port from it.
     println!(
         "Listening on {} (mode {}{detail}, handler {handler_name}, framing {}{from})",
@@ -282,9 +287,6 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
         c.mode,
         c.framing
     );
-    if let Err(e) = server.shutdown_handle().trigger_on_signals() {
-        log::warn!("Ctrl+C will not shut down gracefully: {e}");
-    }
     let summary = server.run();
     println!("{summary}");
     ExitCode::SUCCESS

@@ -168,3 +168,17 @@ fn a_second_sigint_quits_at_once_with_130() {
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("Second signal"), "{err}");
 }
+
+/// Once the first line is out, a signal is already graceful: a script that
+/// stops the server the moment it starts gets exit 0 and a summary, never
+/// the default death by SIGINT. (Tried a few times: it was a race.)
+#[test]
+fn a_signal_right_after_the_first_line_is_graceful() {
+    for _ in 0..5 {
+        let bin = Binary::start(&["--addr", "127.0.0.1:0"]);
+        bin.signal("INT");
+        let (code, out, err) = bin.wait();
+        assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
+        assert!(out.contains("Served 0 connections"), "{out}");
+    }
+}
