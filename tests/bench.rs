@@ -55,6 +55,16 @@ impl Drop for TestServer {
 }
 
 fn serve(framing: Framing, behaviour: Behaviour) -> TestServer {
+    listen(move |s| {
+        thread::spawn(move || {
+            let _ = connection(s, framing, behaviour);
+        });
+    })
+}
+
+/// A loopback listener that hands each accepted connection to `on_accept`
+/// on its accept thread, until stopped or `MAX_CONNECTIONS` were taken.
+fn listen(mut on_accept: impl FnMut(TcpStream) + Send + 'static) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -65,9 +75,7 @@ fn serve(framing: Framing, behaviour: Behaviour) -> TestServer {
                 return;
             }
             if let Ok(s) = stream {
-                thread::spawn(move || {
-                    let _ = connection(s, framing, behaviour);
-                });
+                on_accept(s);
             }
         }
     });
@@ -469,28 +477,12 @@ fn table_csv_comparison_and_plot_render() {
 /// closes, one connection at a time: plenty for a few hundred short
 /// connections, and the shape of the answer is what is under test.
 fn serve_daytime(answer: Vec<u8>) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
-    let handle = thread::spawn(move || {
-        for stream in listener.incoming().take(MAX_CONNECTIONS) {
-            if stop2.load(Ordering::SeqCst) {
-                return;
-            }
-            if let Ok(mut s) = stream {
-                let _ = s.set_write_timeout(Some(IDLE));
-                // The client may close first after a wrong byte; that is
-                // its business.
-                let _ = s.write_all(&answer);
-            }
-        }
-    });
-    TestServer {
-        addr,
-        stop,
-        handle: Some(handle),
-    }
+    listen(move |mut s| {
+        let _ = s.set_write_timeout(Some(IDLE));
+        // The client may close first after a wrong byte; that is
+        // its business.
+        let _ = s.write_all(&answer);
+    })
 }
 
 fn daytime_args(server: &TestServer, clients: usize, messages: u64) -> BenchArgs {
