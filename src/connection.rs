@@ -86,23 +86,17 @@ impl ConnTable {
         Accepted { info, socket }
     }
 
-    fn remove(&self, id: u64) {
+    /// Closes a connection and forgets it: every way a connection ends
+    /// (served, refused, never started, no thread for it) ends here, so
+    /// its client sees the close and shutdown stops waiting for it.
+    pub fn finish(&self, id: u64) {
         let mut live = self.live();
-        live.remove(&id);
+        if let Some(socket) = live.remove(&id) {
+            socket.close();
+        }
         if live.is_empty() {
             self.emptied.notify_all();
         }
-    }
-
-    /// Closes and forgets a connection no thread could be found for (a
-    /// thread failed to start), so its client sees the close at once and
-    /// shutdown does not wait for it.
-    pub fn abandon(&self, id: u64) {
-        let socket = self.live().get(&id).cloned();
-        if let Some(socket) = socket {
-            socket.close();
-        }
-        self.remove(id);
     }
 
     /// The shutdown hook: a connection being served stops reading new input
@@ -139,9 +133,8 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
     socket.started.store(true, SeqCst);
     if server.shutdown.is_triggered() {
         // Accepted, then left waiting for a thread until shutdown came.
-        socket.close();
         server.stats.unstarted.fetch_add(1, Relaxed);
-        server.conns.remove(info.id);
+        server.conns.finish(info.id);
         return;
     }
     log::info!("Accept new connection from {}...", info.peer);
@@ -160,9 +153,8 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
                 "Handler factory panicked for {}: {text}; connection closed.",
                 info.peer
             );
-            socket.close();
             server.stats.ended(&DisconnectReason::Panic(text));
-            server.conns.remove(info.id);
+            server.conns.finish(info.id);
             return;
         }
     };
@@ -175,7 +167,6 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
     );
     let (reason, timed_out) = drive(server, &socket, &mut session);
     session.end(&reason);
-    socket.close();
     server.stats.ended(&reason);
     match &reason {
         DisconnectReason::ClientClosed | DisconnectReason::Exit => {
@@ -205,7 +196,9 @@ pub(crate) fn serve(server: &Shared, conn: Accepted) {
         }
         other => log::warn!("Connection from {} closed: {other}.", info.peer),
     }
-    server.conns.remove(info.id);
+    // Last: the server's summary is taken once the table is empty, so
+    // everything this connection counts must be counted before.
+    server.conns.finish(info.id);
 }
 
 /// Which deadline a [`DisconnectReason::Timeout`] missed, for the log line.
@@ -361,8 +354,7 @@ pub(crate) fn refuse_busy(server: &Shared, conn: Accepted, why: &str) {
         &mut framed,
     );
     let _ = socket.write_framed(&framed);
-    socket.close();
     server.stats.busy.fetch_add(1, Relaxed);
     log::warn!("Refused connection from {}: busy ({why}).", info.peer);
-    server.conns.remove(info.id);
+    server.conns.finish(info.id);
 }

@@ -74,8 +74,8 @@ impl Driver for Threads {
                 "Cannot start a thread for the connection from {}: {e}; connection closed.",
                 info.peer
             );
-            self.server.conns.abandon(info.id);
             self.server.stats.errors.fetch_add(1, Relaxed);
+            self.server.conns.finish(info.id);
             *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
         }
     }
