@@ -24,10 +24,6 @@ pub trait Outbox: Send + Sync {
     /// Ends the connection: the client sees it closed, and the connection's
     /// own thread stops at its next read.
     fn close(&self);
-    /// Lets a test reach its own outbox type behind the trait object.
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        None
-    }
 }
 
 /// Why [`Sender::send`] failed: the connection is gone or its client stopped
@@ -85,10 +81,6 @@ impl Sender {
     /// The framing messages are sent with.
     pub fn framing(&self) -> Framing {
         self.framing
-    }
-
-    pub(crate) fn outbox(&self) -> &Arc<dyn Outbox> {
-        &self.outbox
     }
 }
 

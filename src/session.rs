@@ -48,6 +48,8 @@ pub struct Session {
     messages: u64,
     closing: bool,
     ended: bool,
+    /// Where [`Sender`]s write in an [`in_memory`](Session::in_memory) session.
+    memory: Option<Arc<MemoryOutbox>>,
 }
 
 impl Session {
@@ -70,6 +72,7 @@ impl Session {
             messages: 0,
             closing: false,
             ended: false,
+            memory: None,
         }
     }
 
@@ -81,13 +84,10 @@ impl Session {
             id: 0,
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         };
-        Session::new(
-            Box::new(handler),
-            info,
-            framing,
-            64 * 1024,
-            Arc::new(MemoryOutbox::default()),
-        )
+        let memory = Arc::new(MemoryOutbox::default());
+        let mut session = Session::new(Box::new(handler), info, framing, 64 * 1024, memory.clone());
+        session.memory = Some(memory);
+        session
     }
 
     /// Runs the handler's `on_connect` (the greeting goes to the output).
@@ -211,10 +211,8 @@ impl Session {
     /// For an [`in_memory`](Session::in_memory) session: what was sent
     /// through [`Sender`]s, framed. Empty for a session on a socket.
     pub fn sent(&self) -> Vec<u8> {
-        self.sender
-            .outbox()
-            .as_any()
-            .and_then(|a| a.downcast_ref::<MemoryOutbox>())
+        self.memory
+            .as_deref()
             .map(MemoryOutbox::take)
             .unwrap_or_default()
     }
@@ -252,9 +250,6 @@ impl Outbox for MemoryOutbox {
     }
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }
 
@@ -321,4 +316,30 @@ fn install_panic_hook() {
             }
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pushes every message to its own connection through a `Sender`, as a
+    /// chat room pushes to others.
+    struct Pusher;
+
+    impl Handler for Pusher {
+        fn on_message(&mut self, msg: &[u8], ctx: &mut Context<'_>) -> Action {
+            let _ = ctx.sender().send(msg);
+            Action::Continue
+        }
+    }
+
+    #[test]
+    fn in_memory_sessions_keep_what_senders_send() {
+        let mut s = Session::in_memory(Pusher, Framing::Line);
+        s.start();
+        s.receive(b"hi\n");
+        assert!(s.take_output().is_empty(), "nothing was replied");
+        assert_eq!(s.sent(), b"hi\n");
+        assert!(s.sent().is_empty(), "sent() takes what was sent");
+    }
 }
