@@ -149,9 +149,7 @@ impl Listener {
             }
         }
     }
-}
 
-impl Listener {
     /// Sleeps `wait` unless shutdown wakes it; `false` if the poller broke.
     ///
     /// New clients arriving do not end the pause: with an edge-triggered
