@@ -138,7 +138,7 @@ pub struct BenchArgs {
 
     /// Framing the server speaks; must match its --framing. Daytime
     /// answers are read as raw bytes, so only raw goes with it.
-    #[arg(long, value_enum, default_value_t = Framing::Raw)]
+    #[arg(long, value_parser = crate::names::value_parser::<Framing>(), default_value = "raw")]
     pub framing: Framing,
 
     /// What the server speaks. Daytime implies --churn, since each answer

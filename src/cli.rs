@@ -44,7 +44,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// How clients are served
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::names::value_parser::<Mode>())]
     mode: Option<Mode>,
     /// Address to listen on; port 0 picks a free port
     #[arg(long, value_name = "IP:PORT")]
@@ -65,7 +65,7 @@ pub struct ServeArgs {
     #[arg(long)]
     handler: Option<String>,
     /// How messages are delimited
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::names::value_parser::<Framing>())]
     framing: Option<Framing>,
     /// Echo: pause before each reply, like the lesson's time.sleep(1)
     #[arg(long, value_name = "MS")]

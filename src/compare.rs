@@ -26,7 +26,7 @@ use crate::server::Server;
 #[derive(Debug, Clone, clap::Args)]
 pub struct CompareArgs {
     /// Modes to run, in order, comma-separated
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::ALL)]
+    #[arg(long, value_parser = crate::names::value_parser::<Mode>(), value_delimiter = ',', default_value = "serial,threads,pool")]
     pub modes: Vec<Mode>,
     /// Concurrent clients
     #[arg(long, default_value_t = 4)]
@@ -41,7 +41,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 64)]
     pub size: usize,
     /// Framing of server and clients
-    #[arg(long, value_enum, default_value_t = Framing::Raw)]
+    #[arg(long, value_parser = crate::names::value_parser::<Framing>(), default_value = "raw")]
     pub framing: Framing,
     /// Echo: pause before each reply, like the lesson's time.sleep(1)
     #[arg(long, default_value_t = 0, value_name = "MS")]

@@ -12,6 +12,21 @@ use std::time::Duration;
 
 use crate::handler::{Action, Context, Handler};
 
+/// The greeting sent to every client, as in the lesson. The load generator
+/// checks replies against these same bytes, so the two cannot drift apart.
+pub(crate) const GREETING: &[u8] = b"Welcome!";
+
+/// The message that closes the connection.
+pub(crate) const EXIT: &[u8] = b"exit";
+
+/// Appends the answer to `message` (`Received <message>;`) to `out`.
+pub(crate) fn answer(message: &[u8], out: &mut Vec<u8>) {
+    out.reserve(message.len() + 10);
+    out.extend_from_slice(b"Received ");
+    out.extend_from_slice(message);
+    out.push(b';');
+}
+
 /// The lesson's protocol; the handler `cargo run` serves.
 #[derive(Clone, Debug, Default)]
 pub struct EchoHandler {
@@ -28,7 +43,7 @@ impl EchoHandler {
 
 impl Handler for EchoHandler {
     fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
-        ctx.reply(b"Welcome!");
+        ctx.reply(GREETING);
         Action::Continue
     }
 
@@ -36,13 +51,11 @@ impl Handler for EchoHandler {
         if !self.delay.is_zero() {
             thread::sleep(self.delay);
         }
-        if message == b"exit" {
+        if message == EXIT {
             return Action::Close;
         }
-        let mut reply = Vec::with_capacity(message.len() + 10);
-        reply.extend_from_slice(b"Received ");
-        reply.extend_from_slice(message);
-        reply.push(b';');
+        let mut reply = Vec::new();
+        answer(message, &mut reply);
         ctx.reply(reply);
         Action::Continue
     }

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// How a byte stream is cut into messages, and how replies are marked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Framing {
     /// Each read (up to 1024 bytes, as the lesson's `recv(1024)`) is one
@@ -91,6 +91,13 @@ impl Framing {
             start: 0,
             scanned: 0,
         }
+    }
+}
+
+impl crate::names::Named for Framing {
+    const ALL: &'static [Framing] = &Framing::ALL;
+    fn name(self) -> &'static str {
+        Framing::name(self)
     }
 }
 

@@ -31,6 +31,7 @@ pub mod group;
 pub mod handler;
 mod listener;
 pub mod modes;
+mod names;
 pub mod report;
 pub mod sender;
 pub mod server;

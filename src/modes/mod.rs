@@ -20,7 +20,7 @@ use crate::connection::Accepted;
 use crate::server::Shared;
 
 /// How a server handles many clients; the lesson's question.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// One connection at a time on the accepting thread; the next client
@@ -46,6 +46,13 @@ impl Mode {
             Mode::Threads => "threads",
             Mode::Pool => "pool",
         }
+    }
+}
+
+impl crate::names::Named for Mode {
+    const ALL: &'static [Mode] = &Mode::ALL;
+    fn name(self) -> &'static str {
+        Mode::name(self)
     }
 }
 
