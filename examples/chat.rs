@@ -123,8 +123,7 @@ fn valid_name(name: &str) -> Option<&str> {
 
 fn main() -> ExitCode {
     let room = Group::new();
-    let mut defaults = Config::default();
-    defaults.framing = Framing::Line;
+    let defaults = Config::default().with_framing(Framing::Line);
     tcpmodes::run_cli_with(defaults, move || Chat {
         room: room.clone(),
         name: String::new(),

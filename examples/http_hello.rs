@@ -109,7 +109,6 @@ impl Handler for Hello {
 }
 
 fn main() -> ExitCode {
-    let mut defaults = Config::default();
-    defaults.framing = Framing::Http;
+    let defaults = Config::default().with_framing(Framing::Http);
     tcpmodes::run_cli_with(defaults, Hello::default)
 }

@@ -114,8 +114,7 @@ impl Kv {
 
 fn main() -> ExitCode {
     let store = Store::default();
-    let mut defaults = Config::default();
-    defaults.framing = Framing::Line;
+    let defaults = Config::default().with_framing(Framing::Line);
     // The factory runs once per connection; each handler gets a clone of the
     // same `Arc`, which is how connections share the store.
     tcpmodes::run_cli_with(defaults, move || Kv {

@@ -32,7 +32,6 @@ impl Handler for Uppercase {
 fn main() -> ExitCode {
     // A line protocol: make line framing the default, so `nc` works without
     // `--framing line`. The config file and flags can still change it.
-    let mut defaults = Config::default();
-    defaults.framing = Framing::Line;
+    let defaults = Config::default().with_framing(Framing::Line);
     tcpmodes::run_cli_with(defaults, Uppercase::default)
 }

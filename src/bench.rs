@@ -67,7 +67,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use serde::{Deserialize, Serialize};
 
-use crate::framing::Framing;
+use crate::Framing;
 use crate::report::{self, OutputFormat};
 
 /// Version of the JSON schema of [`BenchReport`]. It changes only when a

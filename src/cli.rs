@@ -9,18 +9,18 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, SettingFlags};
 use crate::echo::EchoHandler;
-use crate::framing::Framing;
+use crate::error::{ConfigError, Error};
 use crate::handler::{Handler, HandlerFactory};
-use crate::modes::Mode;
+use crate::mode::Mode;
 use crate::server::Server;
 
 /// tcpmodes: one protocol handler, served one client at a time, a thread per
 /// client, or from a thread pool. With no subcommand it serves.
 #[derive(Debug, Parser)]
 #[command(name = "tcpmodes", version, about, long_about = None)]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
@@ -39,52 +39,12 @@ enum Command {
 /// Server settings from the command line; each overrides the config file.
 /// Defaults are listed in `config.toml`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+struct ServeArgs {
     /// TOML file with settings (default: ./config.toml when it exists)
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// How clients are served
-    #[arg(long, value_parser = crate::names::value_parser::<Mode>())]
-    mode: Option<Mode>,
-    /// Address to listen on; port 0 picks a free port
-    #[arg(long, value_name = "IP:PORT")]
-    addr: Option<String>,
-    /// Kernel queue of connections not yet accepted (listen backlog)
-    #[arg(long)]
-    backlog: Option<u32>,
-    /// Pool mode: worker threads
-    #[arg(long)]
-    workers: Option<usize>,
-    /// Threads mode: connections served at once
-    #[arg(long)]
-    max_connections: Option<usize>,
-    /// Pool mode: clients allowed to wait for a worker (0 = no limit)
-    #[arg(long)]
-    queue_limit: Option<usize>,
-    /// Built-in handler (the tcpmodes binary has `echo`)
-    #[arg(long)]
-    handler: Option<String>,
-    /// How messages are delimited
-    #[arg(long, value_parser = crate::names::value_parser::<Framing>())]
-    framing: Option<Framing>,
-    /// Echo: pause before each reply, like the lesson's time.sleep(1)
-    #[arg(long, value_name = "MS")]
-    delay_ms: Option<u64>,
-    /// Close a client that sends no complete message for this long (0 = never)
-    #[arg(long, value_name = "MS")]
-    read_timeout_ms: Option<u64>,
-    /// Close a client that does not read our replies for this long
-    #[arg(long, value_name = "MS")]
-    write_timeout_ms: Option<u64>,
-    /// At shutdown, time given to connections before they are cut
-    #[arg(long, value_name = "MS")]
-    shutdown_timeout_ms: Option<u64>,
-    /// Longest message accepted
-    #[arg(long, value_name = "BYTES")]
-    max_message_bytes: Option<usize>,
-    /// Stack of each connection thread, in KiB
-    #[arg(long, value_name = "KIB")]
-    thread_stack_kb: Option<usize>,
+    #[command(flatten)]
+    settings: SettingFlags,
     /// More log output (-v debug, -vv trace); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -94,76 +54,48 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The `tcpmodes` binary's settings: defaults, then the config file
-    /// (`--config`, else `./config.toml` if present), then these flags.
-    pub fn to_config(&self) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        self.to_config_over(&Config::default(), true)
-    }
-
     /// Settings over a program's own `defaults` (see [`run_cli_with`]):
     /// then the config file, then the flags; validated. `implicit_file`
     /// says whether `./config.toml` is read without `--config`: only the
     /// `tcpmodes` binary does that, because that file is written for it (a
     /// line protocol run from this repository must not pick up its
     /// `framing = "raw"`).
-    pub fn to_config_over(
+    fn to_config_over(
         &self,
         defaults: &Config,
         implicit_file: bool,
     ) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        let (mut c, file) = Config::load(defaults.clone(), self.config.as_deref(), implicit_file)?;
-        macro_rules! flag {
-            ($field:ident, $key:ident, $flag:literal) => {
-                if let Some(v) = &self.$field {
-                    c.$key = v.clone();
-                    c.set_by(stringify!($key), $flag);
-                }
-            };
-        }
-        flag!(mode, mode, "--mode");
-        flag!(addr, address, "--addr");
-        flag!(backlog, backlog, "--backlog");
-        flag!(workers, workers, "--workers");
-        flag!(max_connections, max_connections, "--max-connections");
-        flag!(queue_limit, queue_limit, "--queue-limit");
-        flag!(handler, handler, "--handler");
-        flag!(framing, framing, "--framing");
-        flag!(delay_ms, delay_ms, "--delay-ms");
-        flag!(read_timeout_ms, read_timeout_ms, "--read-timeout-ms");
-        flag!(write_timeout_ms, write_timeout_ms, "--write-timeout-ms");
-        flag!(
-            shutdown_timeout_ms,
-            shutdown_timeout_ms,
-            "--shutdown-timeout-ms"
-        );
-        flag!(max_message_bytes, max_message_bytes, "--max-message-bytes");
-        flag!(thread_stack_kb, thread_stack_kb, "--thread-stack-kb");
+        let (mut c, file) = defaults
+            .clone()
+            .load(self.config.as_deref(), implicit_file)?;
+        self.settings.apply(&mut c);
         c.validate()?;
         Ok((c, file))
     }
 }
 
 /// The handlers the `tcpmodes` binary can serve by name (`handler = "echo"`).
-pub const BUILTIN_HANDLERS: [&str; 1] = ["echo"];
+const BUILTIN_HANDLERS: [&str; 1] = ["echo"];
 
 /// The built-in handler named by `config.handler`, as a factory.
-pub fn builtin_factory(config: &Config) -> Result<Box<HandlerFactory>, ConfigError> {
+fn builtin_factory(config: &Config) -> Result<Box<HandlerFactory>, ConfigError> {
     match config.handler.as_str() {
         "echo" => {
             let delay = std::time::Duration::from_millis(config.delay_ms);
             Ok(Box::new(move || Box::new(EchoHandler::new(delay))))
         }
-        other => Err(ConfigError {
-            origin: config.origin("handler"),
-            message: format!(
+        other => Err(ConfigError::new(
+            config.origin("handler").map(str::to_string),
+            format!(
                 "handler: unknown handler `{other}`; built in: {}",
                 BUILTIN_HANDLERS.join(", ")
             ),
-        }),
+        )),
     }
 }
 
-/// The `tcpmodes` binary: serves the built-in handler the settings name.
+/// The `tcpmodes` program itself (its `main` is this one call): serves the
+/// built-in handler the settings name, reading `./config.toml` when present.
 pub fn run_builtin() -> ExitCode {
     run(Cli::parse(), None, &Config::default())
 }
@@ -209,8 +141,7 @@ where
 /// use tcpmodes::{Config, Framing};
 ///
 /// fn main() -> std::process::ExitCode {
-///     let mut defaults = Config::default();
-///     defaults.framing = Framing::Line;
+///     let defaults = Config::default().with_framing(Framing::Line);
 ///     tcpmodes::run_cli_with(defaults, MyHandler::default)
 /// }
 /// ```
@@ -250,10 +181,9 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
         .unwrap_or_else(|| "custom".into());
     let (factory, handler_name) = match custom {
         Some(f) => {
-            if config.origin("handler") != "default" {
+            if let Some(origin) = config.origin("handler") {
                 log::warn!(
-                    "{}: handler = `{}` ignored: this program serves its own handler",
-                    config.origin("handler"),
+                    "{origin}: handler = `{}` ignored: this program serves its own handler",
                     config.handler
                 );
             }
@@ -266,7 +196,7 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
     };
     let server = match Server::bind_boxed(config, factory) {
         Ok(s) => s,
-        Err(e) => return fail(&e, 1),
+        Err(e) => return fail(&with_flag_hint(e), 1),
     };
     let c = server.config();
     let detail = match c.mode {
@@ -290,6 +220,11 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
     let summary = server.run();
     println!("{summary}");
     ExitCode::SUCCESS
+}
+
+/// On the command line, the port is changed with a flag: say which.
+fn with_flag_hint(e: Error) -> String {
+    e.bind_text("pick another with --addr")
 }
 
 fn fail(e: &dyn std::fmt::Display, code: u8) -> ExitCode {

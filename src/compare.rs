@@ -14,13 +14,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::Config;
+use crate::EchoHandler;
+use crate::Framing;
+use crate::Mode;
+use crate::Server;
 use crate::bench::{BenchArgs, BenchReport, run_bench};
-use crate::config::Config;
-use crate::echo::EchoHandler;
-use crate::framing::Framing;
-use crate::modes::Mode;
 use crate::report::{OutputFormat, plot_svg, render_comparison};
-use crate::server::Server;
 
 /// Flags of `tcpmodes compare`.
 #[derive(Debug, Clone, clap::Args)]

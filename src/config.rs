@@ -1,62 +1,90 @@
 //! Settings: built-in defaults, overridden by a TOML file, overridden by flags.
 //!
-//! Every setting is listed, with its default and meaning, in `config.toml` at
-//! the repository root; `modes/*.toml` are ready presets. A setting that is
-//! wrong is reported as one line naming where it came from (`file:line` or
-//! the flag), the key and the problem, because a learner editing a file needs
-//! to know which line to fix, not a parser's backtrace.
+//! Every setting is declared once, in the `settings!` list below (see
+//! `settings.rs` for what follows from an entry), and listed with its
+//! default and meaning in `config.toml` at the repository root;
+//! `modes/*.toml` are ready presets. A setting that is wrong is reported as
+//! one line naming where it came from (`file:line` or the flag), the key
+//! and the problem, because a learner editing a file needs to know which
+//! line to fix, not a parser's backtrace.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use toml::Spanned;
-
+use crate::error::{ConfigError, io_text};
 use crate::framing::Framing;
-use crate::modes::Mode;
+use crate::mode::Mode;
+use crate::settings::settings;
 
-/// The file read when no `--config` is given, if it exists.
-pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
+/// The file the `tcpmodes` program reads when no `--config` is given.
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
-/// Every setting of a server. `Config::default()` is the lesson's server:
-/// serial, echo, raw framing, on 127.0.0.1:9999.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    /// Address to listen on, `IP:PORT` or `HOST:PORT`; port 0 picks a free one.
-    pub address: String,
+settings! {
+    /// Address to listen on, `IP:PORT` or `HOST:PORT` (`[::1]:PORT` for
+    /// IPv6); port 0 picks a free one.
+    address: String = "127.0.0.1:9999".to_string(), with_address,
+        flag "addr" "IP:PORT", "Address to listen on; port 0 picks a free port",
+        check_address;
     /// Length of the kernel's queue of connections not yet accepted (the
     /// argument of listen(2), the lesson's `s.listen(5)`). Linux caps it at
     /// `net.core.somaxconn`.
-    pub backlog: u32,
+    backlog: u32 = 128, with_backlog,
+        flag "backlog" "N", "Kernel queue of connections not yet accepted (listen backlog)",
+        range::<1, 65_535, _>;
     /// How connections are served: one at a time, a thread each, or a pool.
-    pub mode: Mode,
-    /// Pool mode: worker threads, so connections served at once.
-    pub workers: usize,
+    mode: Mode = Mode::Serial, with_mode,
+        flag "mode" "MODE" [crate::names::value_parser::<Mode>()], "How clients are served",
+        |_| Ok(());
+    /// Pool mode: worker threads, so connections served at once. Defaults
+    /// to the number of CPUs.
+    workers: usize = default_workers(), with_workers,
+        flag "workers" "N", "Pool mode: worker threads",
+        range::<1, 4_096, _>;
     /// Threads mode: connections served at once; more wait in the backlog.
-    pub max_connections: usize,
+    max_connections: usize = 1024, with_max_connections,
+        flag "max-connections" "N", "Threads mode: connections served at once",
+        range::<1, 1_000_000, _>;
     /// Pool mode: connections accepted and waiting for a worker; past this a
     /// client is told the server is busy and closed. 0 means no limit.
-    pub queue_limit: usize,
+    queue_limit: usize = 0, with_queue_limit,
+        flag "queue-limit" "N", "Pool mode: clients allowed to wait for a worker (0 = no limit)",
+        range::<0, 1_000_000, _>;
     /// Stack size of each connection thread (threads and pool modes), in KiB.
-    pub thread_stack_kb: usize,
-    /// Close a connection that sends no complete message in this long. 0 = never.
-    pub read_timeout_ms: u64,
+    thread_stack_kb: usize = 256, with_thread_stack_kb,
+        flag "thread-stack-kb" "KIB", "Stack of each connection thread, in KiB",
+        range::<64, 1_048_576, _>;
+    /// Close a connection that sends no complete message in this long
+    /// (counted from its last complete message, so a client trickling one
+    /// byte at a time is cut too). 0 = never.
+    read_timeout_ms: u64 = 300_000, with_read_timeout_ms,
+        flag "read-timeout-ms" "MS", "Close a client that sends no complete message for this long (0 = never)",
+        range::<0, 86_400_000, _>;
     /// Close a connection whose client does not take our replies in this long.
-    pub write_timeout_ms: u64,
+    write_timeout_ms: u64 = 30_000, with_write_timeout_ms,
+        flag "write-timeout-ms" "MS", "Close a client that does not read our replies for this long",
+        range::<1, 86_400_000, _>;
     /// At shutdown, how long connections get to finish before they are cut.
-    pub shutdown_timeout_ms: u64,
-    /// Built-in handler to serve (the `tcpmodes` binary knows `echo`).
-    pub handler: String,
+    shutdown_timeout_ms: u64 = 5_000, with_shutdown_timeout_ms,
+        flag "shutdown-timeout-ms" "MS", "At shutdown, time given to connections before they are cut",
+        range::<0, 3_600_000, _>;
+    /// Built-in handler to serve (the `tcpmodes` program knows `echo`);
+    /// programs built with `run_cli` serve their own and ignore it.
+    handler: String = "echo".to_string(), with_handler,
+        flag "handler" "NAME", "Built-in handler (the tcpmodes binary has `echo`)",
+        |h| if h.is_empty() { Err("must name a handler".to_string()) } else { Ok(()) };
     /// How the byte stream is cut into messages.
-    pub framing: Framing,
+    framing: Framing = Framing::Raw, with_framing,
+        flag "framing" "FRAMING" [crate::names::value_parser::<Framing>()], "How messages are delimited",
+        |_| Ok(());
     /// Longest message accepted; a longer one closes its connection.
-    pub max_message_bytes: usize,
+    max_message_bytes: usize = 64 * 1024, with_max_message_bytes,
+        flag "max-message-bytes" "BYTES", "Longest message accepted",
+        range::<1, { 1 << 30 }, _>;
     /// Echo handler: pause before each reply, like the lesson's `time.sleep(1)`.
-    pub delay_ms: u64,
-    /// Where each setting came from (`file:line` or `--flag`), for messages.
-    origins: Origins,
+    delay_ms: u64 = 0, with_delay_ms,
+        flag "delay-ms" "MS", "Echo: pause before each reply, like the lesson's time.sleep(1)",
+        range::<0, 600_000, _>;
 }
 
 /// Where each setting came from. Not part of a configuration's value: two
@@ -70,70 +98,9 @@ impl PartialEq for Origins {
     }
 }
 
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            address: "127.0.0.1:9999".to_string(),
-            backlog: 128,
-            mode: Mode::Serial,
-            workers: default_workers(),
-            max_connections: 1024,
-            queue_limit: 0,
-            thread_stack_kb: 256,
-            read_timeout_ms: 300_000,
-            write_timeout_ms: 30_000,
-            shutdown_timeout_ms: 5_000,
-            handler: "echo".to_string(),
-            framing: Framing::Raw,
-            max_message_bytes: 64 * 1024,
-            delay_ms: 0,
-            origins: Origins::default(),
-        }
-    }
-}
-
 /// The number of CPUs, the default pool size.
-pub fn default_workers() -> usize {
+pub(crate) fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// A setting or configuration file that cannot be used, with where it came
-/// from. Its `Display` is the one line the user sees.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// `file:line`, `--flag`, or the file alone when it cannot be read.
-    pub origin: String,
-    /// What is wrong, naming the key.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.origin, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// The TOML file's shape. Every key is optional (a file sets only what it
-/// changes) and spanned, so problems found after parsing still name a line.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    address: Option<Spanned<String>>,
-    backlog: Option<Spanned<u64>>,
-    mode: Option<Spanned<Mode>>,
-    workers: Option<Spanned<u64>>,
-    max_connections: Option<Spanned<u64>>,
-    queue_limit: Option<Spanned<u64>>,
-    thread_stack_kb: Option<Spanned<u64>>,
-    read_timeout_ms: Option<Spanned<u64>>,
-    write_timeout_ms: Option<Spanned<u64>>,
-    shutdown_timeout_ms: Option<Spanned<u64>>,
-    handler: Option<Spanned<String>>,
-    framing: Option<Spanned<Framing>>,
-    max_message_bytes: Option<Spanned<u64>>,
-    delay_ms: Option<Spanned<u64>>,
 }
 
 impl Config {
@@ -153,32 +120,34 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads the file the command line asks for over `base`: `explicit` if
+    /// Reads the file the command line asks for over `self`: `explicit` if
     /// given (it must exist), else `./config.toml` if `implicit` and present,
     /// else nothing. Returns the file used, for the start-up line. Not
     /// validated yet: flags come next.
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn load(
-        base: Config,
+        mut self,
         explicit: Option<&Path>,
         implicit: bool,
     ) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        let mut config = base;
         let path = match explicit {
             Some(p) => Some(p.to_path_buf()),
             None if implicit => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
             None => None,
         };
         if let Some(p) = &path {
-            config.merge_file(p)?;
+            self.merge_file(p)?;
         }
-        Ok((config, path))
+        Ok((self, path))
     }
 
     fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: name.clone(),
-            message: format!("cannot read config file: {}", io_text(&e)),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                Some(name.clone()),
+                format!("cannot read config file: {}", io_text(&e)),
+            )
         })?;
         self.merge_toml(&text, &name)
     }
@@ -186,127 +155,54 @@ impl Config {
     fn merge_toml(&mut self, text: &str, name: &str) -> Result<(), ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_string();
-            match e.span() {
-                Some(span) => {
-                    let line = line_of(text, span.start);
-                    // serde names the wrong value but not its key; the
-                    // learner needs both, so take the key from the line.
-                    let key = text
-                        .lines()
-                        .nth(line - 1)
-                        .and_then(|l| l.split_once('='))
-                        .map(|(k, _)| k.trim())
-                        .filter(|k| !k.is_empty() && !message.contains(&format!("`{k}`")));
-                    ConfigError {
-                        origin: format!("{name}:{line}"),
-                        message: match key {
-                            Some(k) => format!("{k}: {message}"),
-                            None => message,
-                        },
-                    }
-                }
-                None => ConfigError {
-                    origin: name.to_string(),
-                    message,
-                },
-            }
-        })?;
-        let at = |span: std::ops::Range<usize>| format!("{name}:{}", line_of(text, span.start));
-
-        macro_rules! take {
-            ($key:ident, $conv:expr) => {
-                if let Some(v) = file.$key {
-                    let origin = at(v.span());
-                    let conv = $conv;
-                    self.$key = conv(v.into_inner()).map_err(|message| ConfigError {
-                        origin: origin.clone(),
-                        message,
-                    })?;
-                    self.origins.0.insert(stringify!($key), origin);
-                }
+            let Some(span) = e.span() else {
+                return ConfigError::new(Some(name.to_string()), message);
             };
-        }
-        take!(address, same);
-        take!(mode, same);
-        take!(framing, same);
-        take!(handler, same);
-        take!(backlog, |v| int::<u32>("backlog", v));
-        take!(workers, |v| int::<usize>("workers", v));
-        take!(max_connections, |v| int::<usize>("max_connections", v));
-        take!(queue_limit, |v| int::<usize>("queue_limit", v));
-        take!(thread_stack_kb, |v| int::<usize>("thread_stack_kb", v));
-        take!(read_timeout_ms, same);
-        take!(write_timeout_ms, same);
-        take!(shutdown_timeout_ms, same);
-        take!(max_message_bytes, |v| int::<usize>("max_message_bytes", v));
-        take!(delay_ms, same);
+            let line = line_of(text, span.start);
+            // serde names the wrong value but not its key; the learner
+            // needs both, so take the key from the line.
+            let key = text
+                .lines()
+                .nth(line - 1)
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && !message.contains(&format!("`{k}`")));
+            let message = match key {
+                Some(k) => format!("{k}: {message}"),
+                None => message,
+            };
+            ConfigError::new(Some(format!("{name}:{line}")), message)
+        })?;
+        self.merge_from(file, |span| format!("{name}:{}", line_of(text, span.start)));
         Ok(())
     }
 
-    /// Records that `key` was set by `flag`, so a bad value names the flag.
-    pub(crate) fn set_by(&mut self, key: &'static str, flag: &str) {
-        self.origins.0.insert(key, flag.to_string());
-    }
-
-    /// Where `key` got its value: `file:line`, `--flag`, or `default`.
-    pub fn origin(&self, key: &str) -> String {
-        self.origins
-            .0
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| "default".to_string())
+    /// Where `key` got its value: `file:line` or `--flag`; `None` when it
+    /// is the default or was set in code.
+    pub fn origin(&self, key: &str) -> Option<&str> {
+        self.origins.0.get(key).map(String::as_str)
     }
 
     /// Checks every value's range and that the address resolves. Called
     /// after all sources are merged, so the message names the winning source.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |key: &'static str, message: String| ConfigError {
-            origin: self.origin(key),
-            message: format!("{key}: {message}"),
-        };
-        let range = |key: &'static str, v: u64, min: u64, max: u64| {
-            if v < min || v > max {
-                Err(fail(key, format!("must be from {min} to {max}, got {v}")))
-            } else {
-                Ok(())
-            }
-        };
-        range("backlog", self.backlog.into(), 1, 65_535)?;
-        range("workers", self.workers as u64, 1, 4_096)?;
-        range("max_connections", self.max_connections as u64, 1, 1_000_000)?;
-        range("queue_limit", self.queue_limit as u64, 0, 1_000_000)?;
-        range(
-            "thread_stack_kb",
-            self.thread_stack_kb as u64,
-            64,
-            1_048_576,
-        )?;
-        range("read_timeout_ms", self.read_timeout_ms, 0, 86_400_000)?;
-        range("write_timeout_ms", self.write_timeout_ms, 1, 86_400_000)?;
-        range(
-            "shutdown_timeout_ms",
-            self.shutdown_timeout_ms,
-            0,
-            3_600_000,
-        )?;
-        range(
-            "max_message_bytes",
-            self.max_message_bytes as u64,
-            1,
-            1 << 30,
-        )?;
-        range("delay_ms", self.delay_ms, 0, 600_000)?;
-        if self.handler.is_empty() {
-            return Err(fail("handler", "must name a handler".to_string()));
-        }
-        check_address(&self.address).map_err(|m| fail("address", m))?;
+        self.check_all()
+    }
+}
+
+/// A check that a number lies in `MIN..=MAX`.
+fn range<const MIN: u64, const MAX: u64, T: Copy + TryInto<u64>>(v: &T) -> Result<(), String> {
+    let v: u64 = (*v).try_into().unwrap_or(u64::MAX);
+    if (MIN..=MAX).contains(&v) {
         Ok(())
+    } else {
+        Err(format!("must be from {MIN} to {MAX}, got {v}"))
     }
 }
 
 /// Checks that an address has the `HOST:PORT` form and resolves, so a typo
 /// is caught before the server says it is starting.
-pub(crate) fn check_address(address: &str) -> Result<(), String> {
+fn check_address(address: &String) -> Result<(), String> {
     match address.to_socket_addrs() {
         Ok(addrs) if addrs.len() > 0 => Ok(()),
         Ok(_) => Err(format!("`{address}` resolves to no address")),
@@ -317,14 +213,6 @@ pub(crate) fn check_address(address: &str) -> Result<(), String> {
     }
 }
 
-fn same<T>(v: T) -> Result<T, String> {
-    Ok(v)
-}
-
-fn int<T: TryFrom<u64>>(key: &str, v: u64) -> Result<T, String> {
-    T::try_from(v).map_err(|_| format!("{key}: {v} is too large"))
-}
-
 /// The 1-based line holding byte `offset` of `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -332,15 +220,6 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
-}
-
-/// An I/O error's text without the "(os error N)" suffix users need not see.
-pub(crate) fn io_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 #[cfg(test)]
@@ -353,8 +232,8 @@ mod tests {
         assert_eq!(c.mode, Mode::Pool);
         assert_eq!(c.workers, 3);
         assert_eq!(c.backlog, Config::default().backlog);
-        assert_eq!(c.origin("workers"), "t.toml:3");
-        assert_eq!(c.origin("backlog"), "default");
+        assert_eq!(c.origin("workers"), Some("t.toml:3"));
+        assert_eq!(c.origin("backlog"), None);
     }
 
     #[test]
@@ -387,5 +266,58 @@ mod tests {
                 .starts_with("t.toml:1: address: `nowhere` is not"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn values_set_in_code_are_blamed_on_nobody() {
+        let e = Config::default()
+            .with_workers(0usize)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "workers: must be from 1 to 4096, got 0");
+        assert_eq!(e.origin, None);
+    }
+
+    /// `config.toml` is the learner's list of every setting: each key must
+    /// be in it, set to its real default (the CPU-dependent `workers`
+    /// aside, which the file shows commented out).
+    #[test]
+    fn config_toml_lists_every_setting_with_its_default() {
+        let text = include_str!("../config.toml");
+        let file = Config::from_toml(text, "config.toml").unwrap();
+        let defaults = Config::default();
+        assert_eq!(file.clone().with_workers(defaults.workers), defaults);
+        for key in Config::KEYS {
+            let set = text.lines().any(|l| {
+                l.trim_start_matches('#')
+                    .trim_start()
+                    .split('=')
+                    .next()
+                    .map(str::trim)
+                    == Some(key)
+            });
+            assert!(set, "config.toml does not mention `{key}`");
+        }
+    }
+
+    /// Every preset in `modes/` is a valid configuration of its mode.
+    #[test]
+    fn presets_are_valid() {
+        for (name, text, mode) in [
+            (
+                "serial.toml",
+                include_str!("../modes/serial.toml"),
+                Mode::Serial,
+            ),
+            (
+                "threads.toml",
+                include_str!("../modes/threads.toml"),
+                Mode::Threads,
+            ),
+            ("pool.toml", include_str!("../modes/pool.toml"), Mode::Pool),
+        ] {
+            let c = Config::from_toml(text, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.mode, mode, "{name}");
+        }
     }
 }

@@ -75,7 +75,7 @@ impl Framing {
     /// How many bytes one read asks for. `raw` reads 1024 at most, because
     /// with raw framing the read size *is* the message limit (the lesson's
     /// `recv(1024)`); the others read larger chunks to make fewer calls.
-    pub fn read_size(self, max_message_bytes: usize) -> usize {
+    pub(crate) fn read_size(self, max_message_bytes: usize) -> usize {
         match self {
             Framing::Raw => max_message_bytes.min(1024),
             Framing::Line | Framing::Length | Framing::Http => 16 * 1024,
@@ -83,7 +83,7 @@ impl Framing {
     }
 
     /// A decoder for one connection's incoming bytes.
-    pub fn decoder(self, max_message_bytes: usize) -> Decoder {
+    pub(crate) fn decoder(self, max_message_bytes: usize) -> Decoder {
         Decoder {
             framing: self,
             max: max_message_bytes,
@@ -109,7 +109,7 @@ impl fmt::Display for Framing {
 
 /// A message broke the framing; the connection is closed with this reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// A message is longer than `max_message_bytes` (or, for `length`, its
     /// prefix announces one). `len` is what was seen so far.
     TooLarge {
@@ -142,7 +142,7 @@ impl std::error::Error for FrameError {}
 /// at most one unfinished message plus one read, so memory stays bounded by
 /// `max_message_bytes`.
 #[derive(Debug)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     framing: Framing,
     max: usize,
     buf: Vec<u8>,
@@ -155,7 +155,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// Adds the bytes of one read.
-    pub fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -168,7 +168,7 @@ impl Decoder {
 
     /// The next complete message, if one is buffered. An error means the
     /// stream cannot go on and the connection must close.
-    pub fn next_message(&mut self) -> Result<Option<&[u8]>, FrameError> {
+    pub(crate) fn next_message(&mut self) -> Result<Option<&[u8]>, FrameError> {
         let pending = &self.buf[self.start..];
         if pending.is_empty() {
             return Ok(None);
@@ -273,7 +273,7 @@ impl Decoder {
 
     /// Bytes of an unfinished message held back; zero between messages.
     /// The connection uses it to tell an idle client from a slow one.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.buf.len() - self.start
     }
 }

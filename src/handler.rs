@@ -67,12 +67,19 @@ impl fmt::Display for DisconnectReason {
 
 /// Facts about a connection that do not change while it lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnInfo {
     /// A number unique within one server run, in accept order; handy as a
     /// key in shared maps because addresses can be reused.
     pub id: u64,
     /// The client's address, as the lesson prints it.
     pub peer: SocketAddr,
+}
+
+impl ConnInfo {
+    pub(crate) fn new(id: u64, peer: SocketAddr) -> ConnInfo {
+        ConnInfo { id, peer }
+    }
 }
 
 /// What a handler call may do to its connection: reply, learn who it talks
@@ -176,4 +183,4 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 }
 
 /// Makes one handler per connection; shared by every thread of the server.
-pub type HandlerFactory = dyn Fn() -> Box<dyn Handler> + Send + Sync;
+pub(crate) type HandlerFactory = dyn Fn() -> Box<dyn Handler> + Send + Sync;

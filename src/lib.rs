@@ -9,46 +9,76 @@
 //! - a [`Mode`] decides how connections are served: `serial` (one at a time),
 //!   `threads` (a thread each) or `pool` (a fixed rayon pool), on the same
 //!   handler;
-//! - [`Config`] holds every setting, read from TOML and overridden by flags;
+//! - [`Config`] holds every setting, read from TOML and overridden by flags,
+//!   or built in code (`Config::default().with_framing(Framing::Line)`);
 //! - [`Shutdown`] stops a server gracefully: nothing received goes unanswered;
 //! - [`Group`] lets a handler reach other clients (a chat room);
-//! - [`mod@bench`] and [`compare`] measure the modes against each other.
+//! - [`run_cli`] turns a handler into a whole program, with `bench` and
+//!   `compare` subcommands ([`mod@bench`] measures the modes).
 //!
-//! Source files are laid out one concept each; the module list below is the
-//! architecture.
+//! # Layout
+//!
+//! Each source file holds one concept; lower files never import higher ones.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `handler.rs` | [`Handler`], [`Context`], [`Action`], [`ConnInfo`], [`DisconnectReason`] |
+//! | `framing.rs` | [`Framing`]: where one message ends and the next begins |
+//! | `sender.rs`, `group.rs` | [`Sender`], [`Group`]: reaching a connection from elsewhere |
+//! | `session.rs` | [`Session`]: one connection's protocol without I/O (tests feed it bytes) |
+//! | `echo.rs` | [`EchoHandler`]: the lesson's protocol |
+//! | `mode.rs`, `config.rs`, `settings.rs` | [`Mode`], [`Config`]: every setting, declared once |
+//! | `error.rs`, `shutdown.rs` | [`Error`], [`ConfigError`], [`Shutdown`] |
+//! | `server/` | [`Server`]: listener, accept loop, live connections, the connection loop, stats, and `modes/` (serial, threads, pool) |
+//! | `cli.rs` | [`run_cli`]: flags over the file over the defaults (feature `cli`) |
+//! | `bench/` | the load generator, reports and `compare` (feature `bench`) |
+//!
+//! # Features
+//!
+//! `cli` and `bench` are on by default. Without default features the crate
+//! is a server library only: no clap, no plotting, no terminal crates.
+//! `signals` adds [`Shutdown::trigger_on_signals`] (Ctrl+C, SIGTERM).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
-pub mod cli;
-pub mod compare;
-pub mod config;
-mod connection;
-pub mod echo;
-pub mod error;
-pub mod framing;
-pub mod group;
-pub mod handler;
-mod listener;
-pub mod modes;
+#[cfg(feature = "cli")]
+mod cli;
+#[cfg(feature = "bench")]
+mod compare;
+mod config;
+mod echo;
+mod error;
+mod framing;
+mod group;
+mod handler;
+mod mode;
 mod names;
-pub mod report;
-pub mod sender;
-pub mod server;
-pub mod session;
-pub mod shutdown;
-pub mod stats;
+#[cfg(feature = "bench")]
+mod report;
+mod sender;
+mod server;
+mod session;
+mod settings;
+mod shutdown;
 
+#[cfg(feature = "cli")]
 pub use cli::{run_builtin, run_cli, run_cli_with};
-pub use config::{Config, ConfigError};
+pub use config::Config;
 pub use echo::EchoHandler;
-pub use error::Error;
-pub use framing::{Decoder, FrameError, Framing};
+pub use error::{ConfigError, Error};
+pub use framing::Framing;
 pub use group::Group;
 pub use handler::{Action, ConnInfo, Context, DisconnectReason, Handler};
-pub use modes::Mode;
-pub use sender::{Outbox, SendError, Sender};
-pub use server::{RunningServer, Server, ServerBuilder};
-pub use session::{MemoryOutbox, Session, Step};
+pub use mode::Mode;
+pub use sender::{SendError, Sender};
+pub use server::{RunningServer, Server, Summary};
+pub use session::{Session, Step};
 pub use shutdown::Shutdown;
-pub use stats::Summary;
+
+/// The README's Rust snippets, compiled as doc tests so one that stops
+/// compiling fails `cargo test`.
+#[cfg(all(doctest, feature = "cli"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

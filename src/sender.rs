@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use crate::framing::Framing;
 
-/// Where a connection's outgoing bytes go. The framework implements it for
-/// sockets; tests and other drivers may implement it too.
-pub trait Outbox: Send + Sync {
+/// Where a connection's outgoing bytes go: a socket in the blocking
+/// modes, a buffer in a [`Session::in_memory`](crate::Session::in_memory).
+pub(crate) trait Outbox: Send + Sync {
     /// Writes already-framed bytes whole, or fails; called from any thread.
     fn write_framed(&self, bytes: &[u8]) -> io::Result<()>;
     /// Ends the connection: the client sees it closed, and the connection's
@@ -51,7 +51,7 @@ pub struct Sender {
 impl Sender {
     /// A sender writing to `outbox`, framing messages with `framing`; `id` is
     /// the connection's id, so a room can tell its members apart.
-    pub fn new(id: u64, framing: Framing, outbox: Arc<dyn Outbox>) -> Sender {
+    pub(crate) fn new(id: u64, framing: Framing, outbox: Arc<dyn Outbox>) -> Sender {
         Sender {
             id,
             framing,

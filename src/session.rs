@@ -45,8 +45,14 @@ pub struct Session {
     sender: Sender,
     info: ConnInfo,
     out: Vec<u8>,
+    /// Messages decoded so far.
     messages: u64,
+    /// Set once the session has decided to close (the handler said
+    /// [`Action::Close`], panicked, or the framing broke): later input is
+    /// ignored, but the driver still writes what was replied before.
     closing: bool,
+    /// Set once `on_disconnect` has run, so it runs exactly once whichever
+    /// path of the driver ends the connection.
     ended: bool,
     /// Where [`Sender`]s write in an [`in_memory`](Session::in_memory) session.
     memory: Option<Arc<MemoryOutbox>>,
@@ -55,7 +61,7 @@ pub struct Session {
 impl Session {
     /// A session for connection `info`, whose out-of-band messages (from
     /// [`Sender`]s) go to `outbox`.
-    pub fn new(
+    pub(crate) fn new(
         handler: Box<dyn Handler>,
         info: ConnInfo,
         framing: Framing,
@@ -80,10 +86,7 @@ impl Session {
     /// `127.0.0.1:0`, the limit 64 KiB, and what [`Sender`]s send is kept in
     /// a [`MemoryOutbox`] (see [`sent`](Session::sent)).
     pub fn in_memory(handler: impl Handler, framing: Framing) -> Session {
-        let info = ConnInfo {
-            id: 0,
-            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        };
+        let info = ConnInfo::new(0, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let memory = Arc::new(MemoryOutbox::default());
         let mut session = Session::new(Box::new(handler), info, framing, 64 * 1024, memory.clone());
         session.memory = Some(memory);
@@ -220,19 +223,19 @@ impl Session {
 
 /// An [`Outbox`] that keeps what is sent in memory, for tests.
 #[derive(Default)]
-pub struct MemoryOutbox {
+pub(crate) struct MemoryOutbox {
     buf: Mutex<Vec<u8>>,
     closed: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryOutbox {
     /// Takes what was sent so far.
-    pub fn take(&self) -> Vec<u8> {
+    pub(crate) fn take(&self) -> Vec<u8> {
         std::mem::take(&mut self.buf.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Whether a sender closed the connection.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

@@ -8,7 +8,7 @@
 //! does is described where it is registered; the contract is in
 //! [`Server::run`](crate::Server::run).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 type Hook = Box<dyn Fn() + Send + Sync>;
@@ -70,9 +70,10 @@ impl Shutdown {
     /// signal exits the process at once with status 130, for when a client
     /// holds the graceful path up. A process has only one such handler, so
     /// this fails if one is already installed.
+    #[cfg(feature = "signals")]
     pub fn trigger_on_signals(&self) -> Result<(), ctrlc::Error> {
         let shutdown = self.clone();
-        let count = AtomicUsize::new(0);
+        let count = std::sync::atomic::AtomicUsize::new(0);
         ctrlc::set_handler(move || {
             if count.fetch_add(1, SeqCst) == 0 {
                 log::warn!(

@@ -10,11 +10,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use super::Driver;
-use crate::connection::{Accepted, serve};
-use crate::server::Shared;
+use crate::server::connection::serve;
+use crate::server::live::{Accepted, ServerState};
 
 pub(crate) struct Threads {
-    server: Arc<Shared>,
+    server: Arc<ServerState>,
     slots: Arc<Slots>,
 }
 
@@ -26,7 +26,7 @@ struct Slots {
 }
 
 impl Threads {
-    pub fn new(server: &Arc<Shared>) -> Threads {
+    pub fn new(server: &Arc<ServerState>) -> Threads {
         let slots = Arc::new(Slots::default());
         let wake = slots.clone();
         server.shutdown.on_trigger(move || {

@@ -6,129 +6,19 @@
 //! the per-connection half of shutdown: after shutdown it answers only what
 //! has already arrived, then closes.
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown as Both, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::io::{self, Read};
+use std::sync::atomic::{Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use crate::config::io_text;
-use crate::handler::{ConnInfo, DisconnectReason};
+use super::live::{Accepted, ConnSocket, ServerState};
+use super::stats::Stats;
+use crate::error::io_text;
+use crate::handler::DisconnectReason;
 use crate::sender::Outbox;
-use crate::server::Shared;
 use crate::session::{Session, Step, catch_handler_panic};
-use crate::stats::Stats;
-
-/// A connection's socket, shared by its serving thread, its [`Sender`]s
-/// and the shutdown hook.
-///
-/// [`Sender`]: crate::Sender
-pub(crate) struct Socket {
-    stream: TcpStream,
-    /// Whole messages take turns: a reply and a pushed chat line never mix.
-    write_lock: Mutex<()>,
-    closed: AtomicBool,
-    /// Set when a thread starts serving; shutdown treats connections still
-    /// waiting for a thread differently from those being served.
-    started: AtomicBool,
-}
-
-impl Socket {
-    fn new(stream: TcpStream) -> Socket {
-        Socket {
-            stream,
-            write_lock: Mutex::new(()),
-            closed: AtomicBool::new(false),
-            started: AtomicBool::new(false),
-        }
-    }
-}
-
-impl Outbox for Socket {
-    fn write_framed(&self, bytes: &[u8]) -> io::Result<()> {
-        let _turn = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.closed.load(SeqCst) {
-            return Err(io::ErrorKind::NotConnected.into());
-        }
-        (&self.stream).write_all(bytes)
-    }
-
-    fn close(&self) {
-        self.closed.store(true, SeqCst);
-        let _ = self.stream.shutdown(Both::Both);
-    }
-}
-
-/// A connection accepted from the listener, not yet served.
-pub(crate) struct Accepted {
-    pub info: ConnInfo,
-    socket: Arc<Socket>,
-}
-
-/// Every connection accepted and not yet finished, so shutdown can reach
-/// them and the server can wait for them to finish.
-#[derive(Default)]
-pub(crate) struct ConnTable {
-    live: Mutex<HashMap<u64, Arc<Socket>>>,
-    emptied: Condvar,
-}
-
-impl ConnTable {
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Socket>>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records a new connection; its id is `info.id`.
-    pub fn add(&self, info: ConnInfo, stream: TcpStream) -> Accepted {
-        let socket = Arc::new(Socket::new(stream));
-        self.live().insert(info.id, socket.clone());
-        Accepted { info, socket }
-    }
-
-    /// Closes a connection and forgets it: every way a connection ends
-    /// (served, refused, never started, no thread for it) ends here, so
-    /// its client sees the close and shutdown stops waiting for it.
-    pub fn finish(&self, id: u64) {
-        let mut live = self.live();
-        if let Some(socket) = live.remove(&id) {
-            socket.close();
-        }
-        if live.is_empty() {
-            self.emptied.notify_all();
-        }
-    }
-
-    /// The shutdown hook: a connection being served stops reading new input
-    /// (its blocked read returns at once, what already arrived is still
-    /// read and answered); one still waiting for a thread is closed.
-    pub fn stop_reading(&self) {
-        for socket in self.live().values() {
-            if socket.started.load(SeqCst) {
-                let _ = socket.stream.shutdown(Both::Read);
-            } else {
-                socket.close();
-            }
-        }
-    }
-
-    /// Waits until every connection has finished or `timeout` passes, then
-    /// cuts the ones left. Returns how many were cut.
-    pub fn drain(&self, timeout: Duration) -> u64 {
-        let live = self.live();
-        let (live, _) = self
-            .emptied
-            .wait_timeout_while(live, timeout, |l| !l.is_empty())
-            .unwrap_or_else(|e| e.into_inner());
-        for (_, socket) in live.iter() {
-            socket.close();
-        }
-        live.len() as u64
-    }
-}
 
 /// Serves `conn` to the end on the calling thread.
-pub(crate) fn serve(server: &Shared, conn: Accepted) {
+pub(crate) fn serve(server: &ServerState, conn: Accepted) {
     let Accepted { info, socket } = conn;
     socket.started.store(true, SeqCst);
     if server.shutdown.is_triggered() {
@@ -209,7 +99,11 @@ enum TimedOut {
 
 /// The read-handle-write loop; returns why the connection ended (and, for
 /// a timeout, which one).
-fn drive(server: &Shared, socket: &Socket, session: &mut Session) -> (DisconnectReason, TimedOut) {
+fn drive(
+    server: &ServerState,
+    socket: &ConnSocket,
+    session: &mut Session,
+) -> (DisconnectReason, TimedOut) {
     let reading = |reason| (reason, TimedOut::Reading);
     let mut counts = Counts::new(&server.stats);
     let config = &server.config;
@@ -342,7 +236,7 @@ fn io_reason(e: &io::Error) -> DisconnectReason {
 
 /// Tells a client the server cannot take it now, and closes: pool mode's
 /// answer when `queue_limit` connections already wait.
-pub(crate) fn refuse_busy(server: &Shared, conn: Accepted, why: &str) {
+pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
     let Accepted { info, socket } = conn;
     socket.started.store(true, SeqCst);
     let _ = socket

@@ -13,19 +13,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use super::Driver;
-use crate::connection::{Accepted, refuse_busy, serve};
-use crate::server::Shared;
+use crate::server::connection::{refuse_busy, serve};
+use crate::server::live::{Accepted, ServerState};
 use crate::session::panic_text;
 
 pub(crate) struct Pool {
-    server: Arc<Shared>,
+    server: Arc<ServerState>,
     pool: rayon::ThreadPool,
     /// Tasks submitted and not yet finished: being served plus queued.
     tasks: Arc<AtomicUsize>,
 }
 
 impl Pool {
-    pub fn new(server: &Arc<Shared>) -> std::io::Result<Pool> {
+    pub fn new(server: &Arc<ServerState>) -> std::io::Result<Pool> {
         let config = &server.config;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.workers)

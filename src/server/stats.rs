@@ -81,6 +81,7 @@ impl Stats {
 /// What one server run did; returned by [`Server::run`](crate::Server::run)
 /// and printed when the binary exits.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Connections accepted from the kernel's queue.
     pub accepted: u64,

@@ -8,15 +8,15 @@
 use std::sync::Arc;
 
 use super::Driver;
-use crate::connection::{Accepted, serve};
-use crate::server::Shared;
+use crate::server::connection::serve;
+use crate::server::live::{Accepted, ServerState};
 
 pub(crate) struct Serial {
-    server: Arc<Shared>,
+    server: Arc<ServerState>,
 }
 
 impl Serial {
-    pub fn new(server: &Arc<Shared>) -> Serial {
+    pub fn new(server: &Arc<ServerState>) -> Serial {
         Serial {
             server: server.clone(),
         }

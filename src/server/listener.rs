@@ -48,7 +48,7 @@ impl Listener {
     pub fn bind(address: &str, backlog: u32) -> Result<Listener, BindError> {
         let addr = address
             .to_socket_addrs()
-            .map_err(|e| BindError::Resolve(crate::config::io_text(&e)))?
+            .map_err(|e| BindError::Resolve(crate::error::io_text(&e)))?
             .next()
             .ok_or_else(|| BindError::Resolve("resolves to no address".into()))?;
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
@@ -122,7 +122,7 @@ impl Listener {
                     // One line per outage: at the 1 s cap a long shortage
                     // of descriptors would otherwise log every second.
                     failures += 1;
-                    let text = crate::config::io_text(&e);
+                    let text = crate::error::io_text(&e);
                     if failures == 1 {
                         log::warn!(
                             "accept failed: {text}; new clients wait in the backlog; \

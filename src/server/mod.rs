@@ -1,8 +1,17 @@
 //! [`Server`]: bind, accept, hand connections to the mode, shut down.
 //!
-//! This is the part every mode shares, written once: the listener, the
-//! accept loop, the table of live connections, and the shutdown sequence.
-//! The mode (see `modes/`) only says when to accept and who serves.
+//! This is the part every mode shares, written once: the listener
+//! (`listener.rs`), the accept loop (here), the state threads share and
+//! the table of live connections (`live.rs`), the loop that serves one
+//! connection (`connection.rs`), the counters (`stats.rs`), and the
+//! shutdown sequence. A mode (`modes/`) only says when to accept and who
+//! serves.
+
+mod connection;
+mod listener;
+mod live;
+mod modes;
+mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,23 +20,15 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::connection::ConnTable;
-use crate::error::Error;
-use crate::framing::Framing;
+use crate::error::{ConfigError, Error};
 use crate::handler::{ConnInfo, Handler, HandlerFactory};
-use crate::listener::{BindError, Listener};
-use crate::modes::{self, Driver, Mode};
+use crate::mode::Mode;
 use crate::shutdown::Shutdown;
-use crate::stats::{Stats, Summary};
-
-/// State every thread of one server shares.
-pub(crate) struct Shared {
-    pub config: Config,
-    pub factory: Box<HandlerFactory>,
-    pub shutdown: Shutdown,
-    pub stats: Stats,
-    pub conns: ConnTable,
-}
+use listener::{BindError, Listener};
+use live::{LiveConnections, ServerState};
+use modes::Driver;
+use stats::Stats;
+pub use stats::Summary;
 
 /// A bound server, ready to [`run`](Server::run).
 ///
@@ -36,12 +37,12 @@ pub(crate) struct Shared {
 /// server blocks its thread:
 ///
 /// ```no_run
-/// use tcpmodes::{EchoHandler, Mode, Server};
+/// use tcpmodes::{Config, EchoHandler, Mode, Server};
 ///
-/// let server = Server::builder()
-///     .address("127.0.0.1:0")
-///     .mode(Mode::Threads)
-///     .bind(EchoHandler::default)?;
+/// let config = Config::default()
+///     .with_address("127.0.0.1:0")
+///     .with_mode(Mode::Threads);
+/// let server = Server::bind(config, EchoHandler::default)?;
 /// println!("Listening on {}", server.local_addr());
 /// let stop = server.shutdown_handle();
 /// // ... later, from any thread: stop.trigger();
@@ -50,19 +51,12 @@ pub(crate) struct Shared {
 /// # Ok::<(), tcpmodes::Error>(())
 /// ```
 pub struct Server {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     listener: Listener,
     driver: Box<dyn Driver>,
 }
 
 impl Server {
-    /// A builder starting from the defaults (the lesson's server).
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder {
-            config: Config::default(),
-        }
-    }
-
     /// Validates `config`, binds its address and prepares its mode. The
     /// factory makes one handler per connection.
     pub fn bind<H, F>(config: Config, factory: F) -> Result<Server, Error>
@@ -75,25 +69,28 @@ impl Server {
 
     /// [`bind`](Server::bind) for a factory that already boxes its handlers,
     /// e.g. one that picks a handler by name.
-    pub fn bind_boxed(config: Config, factory: Box<HandlerFactory>) -> Result<Server, Error> {
+    pub(crate) fn bind_boxed(
+        config: Config,
+        factory: Box<HandlerFactory>,
+    ) -> Result<Server, Error> {
         config.validate()?;
         let listener = Listener::bind(&config.address, config.backlog).map_err(|e| match e {
-            BindError::Resolve(m) => Error::Config(crate::config::ConfigError {
-                origin: config.origin("address"),
-                message: format!("address: cannot resolve `{}`: {m}", config.address),
-            }),
+            BindError::Resolve(m) => Error::Config(ConfigError::new(
+                config.origin("address").map(str::to_string),
+                format!("address: cannot resolve `{}`: {m}", config.address),
+            )),
             BindError::Io(source) => Error::Bind {
                 address: config.address.clone(),
-                origin: config.origin("address"),
+                origin: config.origin("address").map(str::to_string),
                 source,
             },
         })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ServerState {
             config,
             factory,
             shutdown: Shutdown::new(),
             stats: Stats::new(),
-            conns: ConnTable::default(),
+            conns: LiveConnections::default(),
         });
         let waker = listener.waker();
         shared.shutdown.on_trigger(move || {
@@ -158,10 +155,7 @@ impl Server {
                 break;
             };
             shared.stats.accepted.fetch_add(1, Relaxed);
-            let info = ConnInfo {
-                id: next_id.fetch_add(1, Relaxed),
-                peer,
-            };
+            let info = ConnInfo::new(next_id.fetch_add(1, Relaxed), peer);
             driver.dispatch(shared.conns.add(info, stream));
         }
         drop(listener);
@@ -226,77 +220,5 @@ impl RunningServer {
             Ok(summary) => summary,
             Err(p) => std::panic::resume_unwind(p),
         }
-    }
-}
-
-/// Builds a [`Server`] from the defaults, one setting at a time, for
-/// programs that embed a server without a config file.
-#[derive(Clone, Debug)]
-pub struct ServerBuilder {
-    config: Config,
-}
-
-impl ServerBuilder {
-    /// Starts from a whole configuration instead of the defaults.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-    /// See [`Config::address`].
-    pub fn address(mut self, address: impl Into<String>) -> Self {
-        self.config.address = address.into();
-        self
-    }
-    /// See [`Config::mode`].
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.config.mode = mode;
-        self
-    }
-    /// See [`Config::workers`].
-    pub fn workers(mut self, workers: usize) -> Self {
-        self.config.workers = workers;
-        self
-    }
-    /// See [`Config::max_connections`].
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.config.max_connections = n;
-        self
-    }
-    /// See [`Config::framing`].
-    pub fn framing(mut self, framing: Framing) -> Self {
-        self.config.framing = framing;
-        self
-    }
-    /// See [`Config::backlog`].
-    pub fn backlog(mut self, backlog: u32) -> Self {
-        self.config.backlog = backlog;
-        self
-    }
-    /// See [`Config::shutdown_timeout_ms`].
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.config.shutdown_timeout_ms = timeout.as_millis() as u64;
-        self
-    }
-    /// See [`Config::read_timeout_ms`]; zero means none.
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.config.read_timeout_ms = timeout.as_millis() as u64;
-        self
-    }
-    /// See [`Config::max_message_bytes`].
-    pub fn max_message_bytes(mut self, n: usize) -> Self {
-        self.config.max_message_bytes = n;
-        self
-    }
-    /// The settings so far, e.g. to read `delay_ms` for an echo handler.
-    pub fn settings(&self) -> &Config {
-        &self.config
-    }
-    /// Binds with these settings; see [`Server::bind`].
-    pub fn bind<H, F>(self, factory: F) -> Result<Server, Error>
-    where
-        H: Handler,
-        F: Fn() -> H + Send + Sync + 'static,
-    {
-        Server::bind(self.config, factory)
     }
 }

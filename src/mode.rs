@@ -1,0 +1,64 @@
+//! [`Mode`]: the setting that picks how a server serves many clients.
+//!
+//! Only the names and their meaning live here, low in the crate, so the
+//! settings can name a mode without depending on the server; each mode is
+//! implemented in `server/modes/`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::Named;
+
+/// How a server handles many clients; the lesson's question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mode {
+    /// One connection at a time on the accepting thread; the next client
+    /// waits in the kernel's backlog. The lesson's first server.
+    Serial,
+    /// A new OS thread for each connection (the lesson's
+    /// `threading.Thread`), up to `max_connections` at once.
+    Threads,
+    /// A fixed pool of `workers` threads (rayon); each connection is one
+    /// task holding its worker until it ends, so at most `workers` clients
+    /// are served at once and the others wait their turn.
+    Pool,
+}
+
+impl Mode {
+    /// Every mode, in the order the lesson meets them. Tests iterate this,
+    /// so a new mode is tested by every suite that exists.
+    pub const ALL: [Mode; 3] = [Mode::Serial, Mode::Threads, Mode::Pool];
+
+    /// The setting's name, as in TOML and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Serial => "serial",
+            Mode::Threads => "threads",
+            Mode::Pool => "pool",
+        }
+    }
+}
+
+impl Named for Mode {
+    const ALL: &'static [Mode] = &Mode::ALL;
+    fn name(self) -> &'static str {
+        Mode::name(self)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    /// Parses a mode's [`name`](Mode::name).
+    fn from_str(s: &str) -> Result<Mode, String> {
+        Mode::from_name(s)
+    }
+}

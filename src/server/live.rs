@@ -1,0 +1,134 @@
+//! What a running server shares between its threads: its settings, its
+//! counters, and the table of live connections that shutdown reaches into.
+//!
+//! The accept loop, every mode and every connection thread hold the same
+//! [`ServerState`]; a connection's socket ([`ConnSocket`]) is shared by the
+//! thread serving it, the [`Sender`](crate::Sender)s handed out for it, and
+//! the shutdown hook.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{Shutdown as Both, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::stats::Stats;
+use crate::config::Config;
+use crate::handler::{ConnInfo, HandlerFactory};
+use crate::sender::Outbox;
+use crate::shutdown::Shutdown;
+
+/// State every thread of one server shares.
+pub(crate) struct ServerState {
+    pub config: Config,
+    pub factory: Box<HandlerFactory>,
+    pub shutdown: Shutdown,
+    pub stats: Stats,
+    pub conns: LiveConnections,
+}
+
+/// A connection's socket, shared by its serving thread, its senders and
+/// the shutdown hook.
+pub(crate) struct ConnSocket {
+    pub stream: TcpStream,
+    /// Whole messages take turns: a reply and a pushed chat line never mix.
+    write_lock: Mutex<()>,
+    closed: AtomicBool,
+    /// Set when a thread starts serving; shutdown treats connections still
+    /// waiting for a thread differently from those being served.
+    pub started: AtomicBool,
+}
+
+impl ConnSocket {
+    fn new(stream: TcpStream) -> ConnSocket {
+        ConnSocket {
+            stream,
+            write_lock: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Outbox for ConnSocket {
+    fn write_framed(&self, bytes: &[u8]) -> io::Result<()> {
+        let _turn = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(SeqCst) {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
+        (&self.stream).write_all(bytes)
+    }
+
+    fn close(&self) {
+        self.closed.store(true, SeqCst);
+        let _ = self.stream.shutdown(Both::Both);
+    }
+}
+
+/// A connection accepted from the listener, not yet served.
+pub(crate) struct Accepted {
+    pub info: ConnInfo,
+    pub socket: Arc<ConnSocket>,
+}
+
+/// Every connection accepted and not yet finished, so shutdown can reach
+/// them and the server can wait for them to finish.
+#[derive(Default)]
+pub(crate) struct LiveConnections {
+    live: Mutex<HashMap<u64, Arc<ConnSocket>>>,
+    emptied: Condvar,
+}
+
+impl LiveConnections {
+    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnSocket>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a new connection; its id is `info.id`.
+    pub fn add(&self, info: ConnInfo, stream: TcpStream) -> Accepted {
+        let socket = Arc::new(ConnSocket::new(stream));
+        self.live().insert(info.id, socket.clone());
+        Accepted { info, socket }
+    }
+
+    /// Closes a connection and forgets it: every way a connection ends
+    /// (served, refused, never started, no thread for it) ends here, so
+    /// its client sees the close and shutdown stops waiting for it.
+    pub fn finish(&self, id: u64) {
+        let mut live = self.live();
+        if let Some(socket) = live.remove(&id) {
+            socket.close();
+        }
+        if live.is_empty() {
+            self.emptied.notify_all();
+        }
+    }
+
+    /// The shutdown hook: a connection being served stops reading new input
+    /// (its blocked read returns at once, what already arrived is still
+    /// read and answered); one still waiting for a thread is closed.
+    pub fn stop_reading(&self) {
+        for socket in self.live().values() {
+            if socket.started.load(SeqCst) {
+                let _ = socket.stream.shutdown(Both::Read);
+            } else {
+                socket.close();
+            }
+        }
+    }
+
+    /// Waits until every connection has finished or `timeout` passes, then
+    /// cuts the ones left. Returns how many were cut.
+    pub fn drain(&self, timeout: Duration) -> u64 {
+        let live = self.live();
+        let (live, _) = self
+            .emptied
+            .wait_timeout_while(live, timeout, |l| !l.is_empty())
+            .unwrap_or_else(|e| e.into_inner());
+        for (_, socket) in live.iter() {
+            socket.close();
+        }
+        live.len() as u64
+    }
+}

@@ -1,0 +1,38 @@
+//! Modes: who serves an accepted connection, and when.
+//!
+//! The accept loop, the connection loop and shutdown are the same for every
+//! mode (`server/mod.rs`, `connection.rs`, `live.rs`). A mode decides only
+//! two things, like a concurrency mix-in of Python's `socketserver`: whether
+//! the server may accept another connection now (`Driver::ready`), and
+//! which thread serves the one just accepted (`Driver::dispatch`). Each
+//! mode's file holds just that.
+
+mod pool;
+mod serial;
+mod threads;
+
+use std::sync::Arc;
+
+use super::live::{Accepted, ServerState};
+use crate::mode::Mode;
+
+/// What a mode does with connections; see the module docs.
+pub(crate) trait Driver: Send {
+    /// Blocks until another connection may be accepted. Returns `false`
+    /// when shutdown came while waiting.
+    fn ready(&mut self) -> bool {
+        true
+    }
+
+    /// Hands an accepted connection to whichever thread will serve it.
+    fn dispatch(&mut self, conn: Accepted);
+}
+
+/// The driver for `mode`, sharing the server's state.
+pub(crate) fn driver(mode: Mode, server: &Arc<ServerState>) -> std::io::Result<Box<dyn Driver>> {
+    Ok(match mode {
+        Mode::Serial => Box::new(serial::Serial::new(server)),
+        Mode::Threads => Box::new(threads::Threads::new(server)),
+        Mode::Pool => Box::new(pool::Pool::new(server)?),
+    })
+}
