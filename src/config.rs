@@ -23,66 +23,66 @@ pub(crate) const DEFAULT_CONFIG_FILE: &str = "config.toml";
 settings! {
     /// Address to listen on, `IP:PORT` or `HOST:PORT` (`[::1]:PORT` for
     /// IPv6); port 0 picks a free one.
-    address: String = "127.0.0.1:9999".to_string(), with_address,
+    address: String = "127.0.0.1:9999".to_string(), with_address(impl Into<String>),
         flag "addr" "IP:PORT", "Address to listen on; port 0 picks a free port",
         check_address;
     /// Length of the kernel's queue of connections not yet accepted (the
     /// argument of listen(2), the lesson's `s.listen(5)`). Linux caps it at
     /// `net.core.somaxconn`.
-    backlog: u32 = 128, with_backlog,
+    backlog: u32 = 128, with_backlog(u32),
         flag "backlog" "N", "Kernel queue of connections not yet accepted (listen backlog)",
         range::<1, 65_535, _>;
     /// How connections are served: one at a time, a thread each, or a pool.
-    mode: Mode = Mode::Serial, with_mode,
+    mode: Mode = Mode::Serial, with_mode(Mode),
         flag "mode" "MODE" [crate::names::value_parser::<Mode>()], "How clients are served",
         |_| Ok(());
     /// Pool mode: worker threads, so connections served at once. Defaults
     /// to the number of CPUs.
-    workers: usize = default_workers(), with_workers,
+    workers: usize = default_workers(), with_workers(usize),
         flag "workers" "N", "Pool mode: worker threads",
         range::<1, 4_096, _>;
     /// Threads mode: connections served at once; more wait in the backlog.
-    max_connections: usize = 1024, with_max_connections,
+    max_connections: usize = 1024, with_max_connections(usize),
         flag "max-connections" "N", "Threads mode: connections served at once",
         range::<1, 1_000_000, _>;
     /// Pool mode: connections accepted and waiting for a worker; past this a
     /// client is told the server is busy and closed. 0 means no limit.
-    queue_limit: usize = 0, with_queue_limit,
+    queue_limit: usize = 0, with_queue_limit(usize),
         flag "queue-limit" "N", "Pool mode: clients allowed to wait for a worker (0 = no limit)",
         range::<0, 1_000_000, _>;
     /// Stack size of each connection thread (threads and pool modes), in KiB.
-    thread_stack_kb: usize = 256, with_thread_stack_kb,
+    thread_stack_kb: usize = 256, with_thread_stack_kb(usize),
         flag "thread-stack-kb" "KIB", "Stack of each connection thread, in KiB",
         range::<64, 1_048_576, _>;
     /// Close a connection that sends no complete message in this long
     /// (counted from its last complete message, so a client trickling one
     /// byte at a time is cut too). 0 = never.
-    read_timeout_ms: u64 = 300_000, with_read_timeout_ms,
+    read_timeout_ms: u64 = 300_000, with_read_timeout_ms(u64),
         flag "read-timeout-ms" "MS", "Close a client that sends no complete message for this long (0 = never)",
         range::<0, 86_400_000, _>;
     /// Close a connection whose client does not take our replies in this long.
-    write_timeout_ms: u64 = 30_000, with_write_timeout_ms,
+    write_timeout_ms: u64 = 30_000, with_write_timeout_ms(u64),
         flag "write-timeout-ms" "MS", "Close a client that does not read our replies for this long",
         range::<1, 86_400_000, _>;
     /// At shutdown, how long connections get to finish before they are cut.
-    shutdown_timeout_ms: u64 = 5_000, with_shutdown_timeout_ms,
+    shutdown_timeout_ms: u64 = 5_000, with_shutdown_timeout_ms(u64),
         flag "shutdown-timeout-ms" "MS", "At shutdown, time given to connections before they are cut",
         range::<0, 3_600_000, _>;
     /// Built-in handler to serve (the `tcpmodes` program knows `echo`);
     /// programs built with `run_cli` serve their own and ignore it.
-    handler: String = "echo".to_string(), with_handler,
+    handler: String = "echo".to_string(), with_handler(impl Into<String>),
         flag "handler" "NAME", "Built-in handler (the tcpmodes binary has `echo`)",
         |h| if h.is_empty() { Err("must name a handler".to_string()) } else { Ok(()) };
     /// How the byte stream is cut into messages.
-    framing: Framing = Framing::Raw, with_framing,
+    framing: Framing = Framing::Raw, with_framing(Framing),
         flag "framing" "FRAMING" [crate::names::value_parser::<Framing>()], "How messages are delimited",
         |_| Ok(());
     /// Longest message accepted; a longer one closes its connection.
-    max_message_bytes: usize = 64 * 1024, with_max_message_bytes,
+    max_message_bytes: usize = 64 * 1024, with_max_message_bytes(usize),
         flag "max-message-bytes" "BYTES", "Longest message accepted",
         range::<1, { 1 << 30 }, _>;
     /// Echo handler: pause before each reply, like the lesson's `time.sleep(1)`.
-    delay_ms: u64 = 0, with_delay_ms,
+    delay_ms: u64 = 0, with_delay_ms(u64),
         flag "delay-ms" "MS", "Echo: pause before each reply, like the lesson's time.sleep(1)",
         range::<0, 600_000, _>;
 }
@@ -270,10 +270,7 @@ mod tests {
 
     #[test]
     fn values_set_in_code_are_blamed_on_nobody() {
-        let e = Config::default()
-            .with_workers(0usize)
-            .validate()
-            .unwrap_err();
+        let e = Config::default().with_workers(0).validate().unwrap_err();
         assert_eq!(e.to_string(), "workers: must be from 1 to 4096, got 0");
         assert_eq!(e.origin, None);
     }

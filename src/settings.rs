@@ -16,14 +16,17 @@
 ///
 /// ```text
 /// /// doc
-/// name: Type = default, with_name, flag "flag-name" "VALUE" [parser], "help", check;
+/// name: Type = default, with_name(ArgType), flag "flag-name" "VALUE" [parser], "help", check;
 /// ```
+///
+/// `ArgType` is the setter's parameter: the type itself, or
+/// `impl Into<String>` for text.
 macro_rules! settings {
     (
         $(
             $(#[doc = $doc:expr])*
             $name:ident : $ty:ty = $default:expr,
-            $setter:ident,
+            $setter:ident($arg:ty),
             flag $flag:literal $value_name:literal $([$parser:expr])?,
             $help:literal,
             $check:expr;
@@ -55,7 +58,7 @@ macro_rules! settings {
         impl Config {
             $(
                 #[doc = concat!("Sets [`", stringify!($name), "`](Config::", stringify!($name), "): ", $help, ".")]
-                pub fn $setter(mut self, value: impl Into<$ty>) -> Config {
+                pub fn $setter(mut self, value: $arg) -> Config {
                     self.$name = value.into();
                     self
                 }
