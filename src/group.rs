@@ -34,8 +34,7 @@
 //! works in every mode whose connections have senders. In the blocking
 //! modes a send writes on the caller's thread (the sender's own connection
 //! thread), which is quick while the member's client reads and takes at most
-//! `write_timeout_ms` when it does not; an event-loop mode would queue the
-//! bytes and wake its loop instead, and this type would not change.
+//! `write_timeout_ms` when it does not.
 //!
 //! What a group cannot change is who is in it: only connections being
 //! served can join. In `serial` mode that is one at a time, so a chat room

@@ -4,7 +4,7 @@
 //! messages with the configured [framing](crate::Framing), calls the handler
 //! once per message, frames whatever it replied and writes it back. Keeping
 //! the socket out of the handler is what lets every mode (serial, threads,
-//! pool, and any mode added later) drive every handler unchanged, and what
+//! pool) drive every handler unchanged, and what
 //! lets a handler be unit-tested by feeding it bytes through a
 //! [`Session`](crate::Session).
 

@@ -6,9 +6,10 @@
 //! what it sends like a reply, and its writes and the connection's own replies
 //! take turns whole, so messages never interleave mid-way.
 //!
-//! Where the bytes go is behind the [`Outbox`] trait: a socket for the
-//! blocking modes, a buffer in a [`Session`](crate::Session) under test, and
-//! a queue plus a wake-up for an event-loop mode.
+//! Where the bytes go is behind the crate's `Outbox` trait: a socket for
+//! the blocking modes, a buffer in a [`Session`](crate::Session) under test.
+//! Handlers only ever see the `Sender`, so a new way of writing changes no
+//! handler.
 
 use std::fmt;
 use std::io;

@@ -84,7 +84,7 @@ impl Session {
 
     /// A session with no socket behind it, for tests: the peer is
     /// `127.0.0.1:0`, the limit 64 KiB, and what [`Sender`]s send is kept in
-    /// a [`MemoryOutbox`] (see [`sent`](Session::sent)).
+    /// memory (see [`sent`](Session::sent)).
     pub fn in_memory(handler: impl Handler, framing: Framing) -> Session {
         let info = ConnInfo::new(0, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let memory = Arc::new(MemoryOutbox::default());
