@@ -12,16 +12,17 @@
 //! - [`Config`] holds every setting, read from TOML and overridden by flags;
 //! - [`Shutdown`] stops a server gracefully: nothing received goes unanswered;
 //! - [`Group`] lets a handler reach other clients (a chat room);
-//! - [`mod@bench`] and [`compare`] measure the modes against each other.
+//! - [`mod@bench`] measures the modes against each other (`bench` and
+//!   `compare`).
 //!
 //! Source files are laid out one concept each; the module list below is the
 //! architecture.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
-pub mod compare;
 pub mod config;
 mod connection;
 pub mod echo;
@@ -32,7 +33,6 @@ pub mod handler;
 mod listener;
 pub mod modes;
 mod names;
-pub mod report;
 pub mod sender;
 pub mod server;
 pub mod session;
