@@ -142,8 +142,9 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    /// The defaults of the command line, for `addr`: one client, 5 seconds,
-    /// 64 bytes, raw framing, echo protocol, table output.
+    /// The command line's defaults for `addr`, so a program sets only the
+    /// fields it cares about: one client, 5 seconds, 64 bytes, raw framing,
+    /// echo protocol, table output.
     pub fn new(addr: impl Into<String>) -> Self {
         BenchArgs {
             addr: addr.into(),
