@@ -33,7 +33,7 @@ enum Command {
     /// latency percentiles and errors.
     Bench(crate::bench::BenchArgs),
     /// Run the same benchmark against each mode, in-process, side by side.
-    Compare(crate::compare::CompareArgs),
+    Compare(crate::bench::CompareArgs),
 }
 
 /// Server settings from the command line; each overrides the config file.
@@ -164,7 +164,7 @@ fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> Exit
     init_logging(cli.serve.verbose, cli.serve.quiet + quieter);
     match cli.command {
         Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
-        Some(Command::Compare(args)) => return crate::compare::main_compare(&args),
+        Some(Command::Compare(args)) => return crate::bench::main_compare(&args),
         None => {}
     }
     let (config, file) = match cli.serve.to_config_over(defaults, custom.is_none()) {

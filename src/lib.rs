@@ -45,8 +45,6 @@
 pub mod bench;
 #[cfg(feature = "cli")]
 mod cli;
-#[cfg(feature = "bench")]
-mod compare;
 mod config;
 mod echo;
 mod error;
@@ -55,8 +53,6 @@ mod group;
 mod handler;
 mod mode;
 mod names;
-#[cfg(feature = "bench")]
-mod report;
 mod sender;
 mod server;
 mod session;

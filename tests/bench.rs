@@ -13,9 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use tcpmodes::bench::{BenchArgs, BenchError, BenchReport, Protocol, run_bench};
-use tcpmodes::framing::Framing;
-use tcpmodes::report::{self, OutputFormat};
+use tcpmodes::Framing;
+use tcpmodes::bench::{
+    BenchArgs, BenchError, BenchReport, OutputFormat, Protocol, plot_svg, render,
+    render_comparison, run_bench,
+};
 
 /// How a test server misbehaves.
 #[derive(Clone, Copy)]
@@ -150,12 +152,12 @@ fn connection(s: TcpStream, framing: Framing, behaviour: Behaviour) -> std::io::
 
 fn args(server: &TestServer, framing: Framing, clients: usize, messages: u64) -> BenchArgs {
     let mut a = BenchArgs::new(server.addr.to_string());
-    a.framing = framing;
-    a.clients = clients;
-    a.messages = Some(messages);
+    a.load.framing = framing;
+    a.load.clients = clients;
+    a.load.messages = Some(messages);
     a.threads = Some(2);
     a.no_progress = true;
-    a.timeout_ms = 10_000;
+    a.load.timeout_ms = 10_000;
     a
 }
 
@@ -163,11 +165,14 @@ fn args(server: &TestServer, framing: Framing, clients: usize, messages: u64) ->
 /// both: one event loop for all the clients (so it juggles several), and a
 /// thread per client, which blocks in `read` instead.
 fn on_both_paths(a: BenchArgs) -> [(&'static str, BenchArgs); 2] {
-    assert!(a.clients >= 2, "one event loop must drive several clients");
+    assert!(
+        a.load.clients >= 2,
+        "one event loop must drive several clients"
+    );
     let mut looped = a.clone();
     looped.threads = Some(1);
     let mut dedicated = a;
-    dedicated.threads = Some(dedicated.clients);
+    dedicated.threads = Some(dedicated.load.clients);
     [("event loop", looped), ("thread per client", dedicated)]
 }
 
@@ -191,7 +196,7 @@ fn check_invariants(r: &BenchReport) {
 
 /// Parses the JSON output and checks the documented keys and counts.
 fn check_json(r: &BenchReport) {
-    let text = report::render(r, OutputFormat::Json);
+    let text = render(r, OutputFormat::Json);
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     for key in [
         "version",
@@ -256,12 +261,12 @@ fn every_framing_gets_every_reply_right() {
             let r = run_bench(&a).expect("bench runs");
             check_invariants(&r);
             check_json(&r);
-            let n = 50 * a.clients as u64;
+            let n = 50 * a.load.clients as u64;
             assert_eq!((r.sent, r.replies_ok), (n, n), "{framing} {path}: {r:?}");
             assert_eq!(r.errors.total, 0, "{framing} {path}: {r:?}");
             assert_eq!(r.abandoned, 0, "{framing} {path}");
             assert_eq!(
-                r.connections, a.clients as u64,
+                r.connections, a.load.clients as u64,
                 "persistent: one per client"
             );
             assert_eq!(r.framing, framing);
@@ -274,7 +279,7 @@ fn large_payloads_with_length_and_line_framing() {
     for framing in [Framing::Line, Framing::Length] {
         let server = serve(framing, Behaviour::Echo);
         let mut a = args(&server, framing, 2, 5);
-        a.size = 300_000; // several reads and, likely, blocked writes
+        a.load.size = 300_000; // several reads and, likely, blocked writes
         for (path, a) in on_both_paths(a) {
             let r = run_bench(&a).expect("bench runs");
             check_invariants(&r);
@@ -289,7 +294,7 @@ fn churn_opens_a_connection_per_message() {
     for framing in ECHO_FRAMINGS {
         let server = serve(framing, Behaviour::Echo);
         let mut a = args(&server, framing, 20, 10);
-        a.churn = true;
+        a.load.churn = true;
         let r = run_bench(&a).expect("bench runs");
         check_invariants(&r);
         check_json(&r);
@@ -342,7 +347,7 @@ fn wrong_replies_are_detected() {
 fn a_server_that_never_replies_times_out_and_the_run_ends() {
     let server = serve(Framing::Line, Behaviour::Silent);
     let mut a = args(&server, Framing::Line, 2, 2);
-    a.timeout_ms = 200;
+    a.load.timeout_ms = 200;
     for (path, a) in on_both_paths(a) {
         let r = run_bench(&a).expect("bench runs");
         check_invariants(&r);
@@ -355,9 +360,9 @@ fn a_server_that_never_replies_times_out_and_the_run_ends() {
 fn timed_runs_with_warmup_keep_the_invariant() {
     let server = serve(Framing::Raw, Behaviour::Echo);
     let mut a = args(&server, Framing::Raw, 3, 1);
-    a.messages = None;
-    a.duration = Some(0.3);
-    a.warmup = 0.1;
+    a.load.messages = None;
+    a.load.duration = Some(0.3);
+    a.load.warmup = 0.1;
     for (path, a) in on_both_paths(a) {
         let r = run_bench(&a).expect("bench runs");
         check_invariants(&r);
@@ -372,7 +377,7 @@ fn timed_runs_with_warmup_keep_the_invariant() {
     }
     // With --messages, exactly that many measured messages per client.
     let mut a = args(&server, Framing::Raw, 2, 30);
-    a.warmup = 0.1;
+    a.load.warmup = 0.1;
     for (path, a) in on_both_paths(a) {
         let r = run_bench(&a).expect("bench runs");
         check_invariants(&r);
@@ -391,8 +396,8 @@ fn no_server_is_one_clear_error() {
         l.local_addr().unwrap().port()
     };
     let mut a = BenchArgs::new(format!("127.0.0.1:{port}"));
-    a.messages = Some(1);
-    a.timeout_ms = 1000;
+    a.load.messages = Some(1);
+    a.load.timeout_ms = 1000;
     match run_bench(&a) {
         Err(e @ BenchError::Connect { .. }) => {
             assert!(e.is_usage());
@@ -406,15 +411,15 @@ fn no_server_is_one_clear_error() {
 fn bad_arguments_are_rejected() {
     let server = serve(Framing::Raw, Behaviour::Echo);
     let mut a = args(&server, Framing::Raw, 1, 1);
-    a.size = 1025;
+    a.load.size = 1025;
     assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
-    a.size = 0;
+    a.load.size = 0;
     assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
-    a.size = 10;
-    a.framing = Framing::Http;
+    a.load.size = 10;
+    a.load.framing = Framing::Http;
     assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
     let mut a = args(&server, Framing::Raw, 1, 1);
-    a.duration = Some(1.0);
+    a.load.duration = Some(1.0);
     assert!(matches!(run_bench(&a), Err(BenchError::InvalidArgs(_))));
 }
 
@@ -423,10 +428,10 @@ fn table_csv_comparison_and_plot_render() {
     let server = serve(Framing::Raw, Behaviour::Echo);
     let one = run_bench(&args(&server, Framing::Raw, 2, 10)).expect("bench runs");
     let mut churn_args = args(&server, Framing::Raw, 2, 10);
-    churn_args.churn = true;
+    churn_args.load.churn = true;
     let two = run_bench(&churn_args).expect("bench runs");
 
-    let table = report::render(&one, OutputFormat::Table);
+    let table = render(&one, OutputFormat::Table);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 2, "{table}");
     assert!(
@@ -439,7 +444,7 @@ fn table_csv_comparison_and_plot_render() {
         assert!(lines[0].contains(h), "{h} missing in {table}");
     }
 
-    let csv = report::render(&one, OutputFormat::Csv);
+    let csv = render(&one, OutputFormat::Csv);
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 2, "{csv}");
     assert_eq!(rows[0].split(',').count(), rows[1].split(',').count());
@@ -448,13 +453,13 @@ fn table_csv_comparison_and_plot_render() {
         ("serial".to_string(), one.clone()),
         ("threads".to_string(), two),
     ];
-    let t = report::render_comparison(&labelled, OutputFormat::Table);
+    let t = render_comparison(&labelled, OutputFormat::Table);
     assert_eq!(t.lines().count(), 3, "{t}");
     assert!(t.contains("serial") && t.contains("threads") && t.contains("conns/s"));
-    let c = report::render_comparison(&labelled, OutputFormat::Csv);
+    let c = render_comparison(&labelled, OutputFormat::Csv);
     assert_eq!(c.lines().count(), 3);
     let j: serde_json::Value =
-        serde_json::from_str(&report::render_comparison(&labelled, OutputFormat::Json)).unwrap();
+        serde_json::from_str(&render_comparison(&labelled, OutputFormat::Json)).unwrap();
     assert_eq!(j.as_array().unwrap().len(), 2);
     assert_eq!(j[0]["label"], "serial");
     assert_eq!(j[0]["replies_ok"], 20);
@@ -462,11 +467,11 @@ fn table_csv_comparison_and_plot_render() {
     let dir = std::env::temp_dir().join(format!("tcpmodes-plot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("compare.svg");
-    report::plot_svg(&labelled, &path).expect("plot");
+    plot_svg(&labelled, &path).expect("plot");
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.contains("<svg") && svg.contains("serial"), "{svg}");
-    report::plot_svg(&labelled[..1], &path).expect("plot of one row");
-    report::plot_svg(&labelled, &path).expect("plot");
+    plot_svg(&labelled[..1], &path).expect("plot of one row");
+    plot_svg(&labelled, &path).expect("plot");
     if std::env::var_os("KEEP_PLOT").is_some() {
         let _ = std::fs::copy(&path, std::env::temp_dir().join("tcpmodes-compare.svg"));
     }
@@ -488,7 +493,7 @@ fn serve_daytime(answer: Vec<u8>) -> TestServer {
 fn daytime_args(server: &TestServer, clients: usize, messages: u64) -> BenchArgs {
     let mut a = args(server, Framing::Raw, clients, messages);
     a.protocol = Protocol::Daytime;
-    a.churn = true;
+    a.load.churn = true;
     a
 }
 
@@ -508,16 +513,16 @@ fn daytime_churn_counts_every_line() {
         assert_eq!(r.size, 0, "daytime sends no payload");
 
         let json: serde_json::Value =
-            serde_json::from_str(&report::render(&r, OutputFormat::Json)).unwrap();
+            serde_json::from_str(&render(&r, OutputFormat::Json)).unwrap();
         assert_eq!(json["protocol"], "daytime");
         assert_eq!(json["churn"], true);
         assert_eq!(json["version"], 1);
-        let table = report::render(&r, OutputFormat::Table);
+        let table = render(&r, OutputFormat::Table);
         assert!(
             table.contains("protocol") && table.contains("daytime"),
             "{table}"
         );
-        let csv = report::render(&r, OutputFormat::Csv);
+        let csv = render(&r, OutputFormat::Csv);
         let rows: Vec<&str> = csv.lines().collect();
         let col = rows[0].split(',').position(|h| h == "protocol").unwrap();
         assert_eq!(rows[1].split(',').nth(col), Some("daytime"));
@@ -528,7 +533,7 @@ fn daytime_churn_counts_every_line() {
 fn daytime_implies_churn() {
     let server = serve_daytime(b"Tuesday\r\n".to_vec());
     let mut a = daytime_args(&server, 2, 5);
-    a.churn = false;
+    a.load.churn = false;
     let r = run_bench(&a).expect("bench runs");
     check_invariants(&r);
     assert!(r.churn, "{r:?}");
@@ -587,12 +592,12 @@ fn daytime_against_the_framework_in_every_mode() {
         let server = Server::bind(config, || Daytime).expect("bind").spawn();
         let mut a = BenchArgs::new(server.local_addr().to_string());
         a.protocol = Protocol::Daytime;
-        a.churn = true;
-        a.clients = 8;
-        a.messages = Some(10);
+        a.load.churn = true;
+        a.load.clients = 8;
+        a.load.messages = Some(10);
         a.threads = Some(2);
         a.no_progress = true;
-        a.timeout_ms = 10_000;
+        a.load.timeout_ms = 10_000;
         let r = run_bench(&a).expect("bench runs");
         server.stop();
         check_invariants(&r);
@@ -628,9 +633,9 @@ fn an_unanswered_request_at_the_end_of_the_run_is_abandoned() {
     for threads in [2, 1] {
         let mut a = args(&server, Framing::Raw, 2, 1);
         a.threads = Some(threads); // 2: dedicated path; 1: one event loop
-        a.messages = None;
-        a.duration = Some(0.3);
-        a.timeout_ms = 60_000;
+        a.load.messages = None;
+        a.load.duration = Some(0.3);
+        a.load.timeout_ms = 60_000;
         let started = std::time::Instant::now();
         let r = run_bench(&a).expect("bench runs");
         assert!(
@@ -657,9 +662,9 @@ fn dedicated_path_counts_refusals_and_retries() {
         first.map(|_| ())
     });
     let mut a = BenchArgs::new(addr.to_string());
-    a.messages = Some(3);
+    a.load.messages = Some(3);
     a.no_progress = true;
-    a.timeout_ms = 5_000;
+    a.load.timeout_ms = 5_000;
     let r = run_bench(&a).expect("bench runs");
     assert!(gone.join().unwrap().is_ok());
     check_invariants(&r);
@@ -680,9 +685,9 @@ fn clients_answered_shows_who_was_served_at_all() {
             .unwrap()
             .spawn();
         let mut args = tcpmodes::bench::BenchArgs::new(server.local_addr().to_string());
-        args.clients = 3;
+        args.load.clients = 3;
         args.threads = Some(1);
-        args.duration = Some(0.5);
+        args.load.duration = Some(0.5);
         args.no_progress = true;
         let report = tcpmodes::bench::run_bench(&args).unwrap();
         assert_eq!(report.clients_answered, want, "{mode}");

@@ -1,0 +1,500 @@
+//! The event-loop client: one thread drives many simulated clients.
+//!
+//! A benchmark is only worth something if the generator is not the
+//! bottleneck, so this one does not spend a thread per client: a few
+//! event-loop threads (mio, non-blocking sockets) each drive many clients,
+//! and every client is a small state machine
+//! (connect → read greeting → write request → read reply → …). That is the
+//! same idea the framework teaches on the server side, used here to put
+//! pressure on a server from thousands of sockets at once.
+//!
+//! Replies are checked by `check`, and every outcome is counted by
+//! [`Tally::settle`], as in the blocking client.
+
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::check::{LineCheck, ReadOutcome, match_expected};
+use super::flags::Protocol;
+use super::plan::{Plan, SCAN_INTERVAL};
+use super::progress::{Flushed, Progress};
+use super::tally::{Account, Failure, Outcome, Tally};
+
+/// Where a client is in its attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting out a pause after an error; reconnects at `deadline`.
+    Backoff,
+    /// Non-blocking connect in progress.
+    Connecting,
+    /// Connected, reading the greeting.
+    Greeting,
+    /// Writing the request (more than one write if the socket buffer fills).
+    Writing,
+    /// Daytime: connected, reading the line until the server closes.
+    Line,
+    /// Request written, reading the reply.
+    Reply,
+    /// No more attempts (its `--messages` are done).
+    Done,
+}
+
+/// One simulated client: at most one connection and one attempt at a time.
+struct Client {
+    state: State,
+    stream: Option<TcpStream>,
+    /// Bytes of the current request written, or of the expected greeting or
+    /// reply received.
+    pos: usize,
+    /// Daytime: what has been seen of the line so far.
+    line: LineCheck,
+    /// End of the current phase, or of the backoff.
+    deadline: Instant,
+    attempt_start: Instant,
+    request_start: Instant,
+    /// The current request did not fit in one write; then the reply may
+    /// already be waiting when the write ends, so read right away.
+    write_blocked: bool,
+    /// Its open attempt, messages left and errors in a row.
+    account: Account,
+}
+
+/// What to do after one step of a client's state machine.
+enum Step {
+    /// The state changed and the new state can make progress now.
+    Continue,
+    /// Nothing more until the next event or deadline.
+    Wait,
+}
+
+/// One event-loop thread and its clients; `Token(i)` is client `i`.
+pub(super) struct Worker<'a> {
+    plan: &'a Plan,
+    progress: &'a Progress,
+    poll: Poll,
+    clients: Vec<Client>,
+    /// Clients not yet `Done`.
+    active: usize,
+    /// Every read lands here and is compared with the expected bytes, so
+    /// clients need no read buffers of their own.
+    scratch: Vec<u8>,
+    tally: Tally,
+    flushed: Flushed,
+    /// Clients whose reply just arrived on a kept connection: their next
+    /// requests are written after the whole batch of events is read, right
+    /// before the thread sleeps. Writing each at once kept the thread busy
+    /// while the server threads it woke waited for a CPU, which on a small
+    /// machine shared with the server cost much of the throughput (remote
+    /// wake-ups; figures in `modes/README.md`); this way the thread sleeps after its writes, like a
+    /// blocking client does, and the woken threads can run.
+    deferred: Vec<usize>,
+}
+
+impl<'a> Worker<'a> {
+    /// A thread's share of the clients: `n` of them, none connected yet.
+    pub(super) fn new(plan: &'a Plan, progress: &'a Progress, n: usize) -> io::Result<Self> {
+        let now = Instant::now();
+        let client = Client {
+            state: State::Backoff,
+            stream: None,
+            pos: 0,
+            line: LineCheck::default(),
+            deadline: now,
+            attempt_start: now,
+            request_start: now,
+            write_blocked: false,
+            account: Account::new(plan.messages),
+        };
+        let clients = (0..n)
+            .map(|_| Client {
+                stream: None,
+                ..client
+            })
+            .collect();
+        Ok(Worker {
+            plan,
+            progress,
+            poll: Poll::new()?,
+            clients,
+            active: n,
+            scratch: vec![0; 64 * 1024],
+            tally: Tally::new()?,
+            flushed: Flushed::default(),
+            deferred: Vec::new(),
+        })
+    }
+
+    /// Drives the clients until they are done or the run ends; what is
+    /// still in flight then is abandoned.
+    pub(super) fn run(mut self) -> io::Result<Tally> {
+        let mut events = Events::with_capacity(1024);
+        let now = Instant::now();
+        for i in 0..self.clients.len() {
+            self.start_attempt(i, now);
+            self.drive(i, now);
+        }
+        let mut next_scan = now + SCAN_INTERVAL;
+        loop {
+            let now = Instant::now();
+            if self.active == 0 || now >= self.plan.end {
+                break;
+            }
+            if now >= next_scan {
+                self.scan(now);
+                self.flush_progress();
+                next_scan = now + SCAN_INTERVAL;
+            }
+            let wait = next_scan.min(self.plan.end).saturating_duration_since(now);
+            match self.poll.poll(&mut events, Some(wait)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if events.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                let i = ev.token().0;
+                if i < self.clients.len() {
+                    self.drive(i, now);
+                }
+            }
+            // Replies first, then all the next requests, then sleep: see
+            // `deferred`.
+            let deferred = std::mem::take(&mut self.deferred);
+            let now = Instant::now();
+            for &i in &deferred {
+                self.drive(i, now);
+            }
+            self.deferred = deferred;
+            self.deferred.clear();
+        }
+        // Whatever is still in flight has no outcome: abandon it.
+        for i in 0..self.clients.len() {
+            self.tally
+                .settle(&mut self.clients[i].account, Outcome::Abandoned);
+            self.close(i);
+        }
+        self.flush_progress();
+        Ok(self.tally)
+    }
+
+    /// Pushes this thread's counters to the progress line.
+    fn flush_progress(&mut self) {
+        self.flushed.flush(&self.tally, self.progress);
+    }
+
+    /// Expires deadlines and restarts clients whose backoff is over.
+    fn scan(&mut self, now: Instant) {
+        for i in 0..self.clients.len() {
+            let c = &self.clients[i];
+            if now < c.deadline {
+                continue;
+            }
+            match c.state {
+                State::Backoff => {
+                    self.start_attempt(i, now);
+                    self.drive(i, now);
+                }
+                State::Connecting
+                | State::Greeting
+                | State::Writing
+                | State::Reply
+                | State::Line => {
+                    self.fail(i, Failure::Timeout, now);
+                }
+                State::Done => {}
+            }
+        }
+    }
+
+    /// Begins the client's next attempt (or retires it when its messages
+    /// are done): connects if it has no connection, else writes a request.
+    fn start_attempt(&mut self, i: usize, now: Instant) {
+        let c = &mut self.clients[i];
+        if c.account.done() {
+            self.finish(i);
+            return;
+        }
+        c.account.open(now >= self.plan.measure_start);
+        c.attempt_start = now;
+        if c.stream.is_some() {
+            self.begin_request(i, now);
+        } else {
+            self.connect(i, now);
+        }
+    }
+
+    fn connect(&mut self, i: usize, now: Instant) {
+        match TcpStream::connect(self.plan.addr) {
+            Ok(mut stream) => {
+                if let Err(e) = self.poll.registry().register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    self.fail(i, Failure::of(&e), now);
+                    return;
+                }
+                let c = &mut self.clients[i];
+                c.stream = Some(stream);
+                c.state = State::Connecting;
+                c.deadline = now + self.plan.timeout;
+            }
+            Err(e) => self.fail(i, Failure::of(&e), now),
+        }
+    }
+
+    fn begin_request(&mut self, i: usize, now: Instant) {
+        let c = &mut self.clients[i];
+        c.state = State::Writing;
+        c.pos = 0;
+        c.write_blocked = false;
+        c.request_start = now;
+        c.deadline = now + self.plan.timeout;
+    }
+
+    /// Advances client `i` as far as it can go without blocking.
+    ///
+    /// mio's events are edge-triggered, so a read state reads until the
+    /// expected bytes are complete or the socket would block; stopping
+    /// earlier could lose the wake-up for bytes already there.
+    fn drive(&mut self, i: usize, now: Instant) {
+        loop {
+            let step = match self.clients[i].state {
+                State::Connecting => self.step_connecting(i, now),
+                State::Greeting => match self.read_expected(i, true) {
+                    ReadOutcome::Complete => {
+                        self.begin_request(i, now);
+                        Step::Continue
+                    }
+                    ReadOutcome::Pending => Step::Wait,
+                    ReadOutcome::Failed(f) => {
+                        self.fail(i, f, now);
+                        Step::Wait
+                    }
+                },
+                State::Writing => self.step_writing(i, now),
+                State::Line => match self.read_line(i) {
+                    ReadOutcome::Complete => {
+                        self.succeed(i, now);
+                        Step::Wait
+                    }
+                    ReadOutcome::Pending => Step::Wait,
+                    ReadOutcome::Failed(f) => {
+                        self.fail(i, f, now);
+                        Step::Wait
+                    }
+                },
+                State::Reply => match self.read_expected(i, false) {
+                    ReadOutcome::Complete => {
+                        self.succeed(i, now);
+                        // A new connection waits for its connect event; a
+                        // kept one writes its next request after the batch.
+                        if self.clients[i].state == State::Writing {
+                            self.deferred.push(i);
+                        }
+                        Step::Wait
+                    }
+                    ReadOutcome::Pending => Step::Wait,
+                    ReadOutcome::Failed(f) => {
+                        self.fail(i, f, now);
+                        Step::Wait
+                    }
+                },
+                State::Backoff | State::Done => Step::Wait,
+            };
+            if let Step::Wait = step {
+                return;
+            }
+        }
+    }
+
+    /// A writable (or error) event on a connecting socket: mio's recipe is
+    /// `take_error`, then `peer_addr` to tell "connected" from a spurious
+    /// wake-up.
+    fn step_connecting(&mut self, i: usize, now: Instant) -> Step {
+        let Some(stream) = self.clients[i].stream.as_ref() else {
+            return Step::Wait;
+        };
+        match stream.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => {
+                self.fail(i, Failure::of(&e), now);
+                return Step::Wait;
+            }
+        }
+        match stream.peer_addr() {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Step::Wait,
+            Err(e) => {
+                self.fail(i, Failure::of(&e), now);
+                return Step::Wait;
+            }
+        }
+        // Requests go out in one write; no reason to let Nagle hold any.
+        let _ = stream.set_nodelay(true);
+        let c = &mut self.clients[i];
+        self.tally.connected(&c.account);
+        c.state = match self.plan.protocol {
+            Protocol::Echo => State::Greeting,
+            Protocol::Daytime => State::Line,
+        };
+        c.pos = 0;
+        c.line = LineCheck::default();
+        Step::Continue
+    }
+
+    fn step_writing(&mut self, i: usize, now: Instant) -> Step {
+        let request = &self.plan.request;
+        let c = &mut self.clients[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return Step::Wait;
+        };
+        loop {
+            match stream.write(&request[c.pos..]) {
+                Ok(0) => {
+                    self.fail(i, Failure::Other, now);
+                    return Step::Wait;
+                }
+                Ok(n) => {
+                    c.pos += n;
+                    if c.pos == request.len() {
+                        c.state = State::Reply;
+                        c.pos = 0;
+                        // Normally the reply cannot be there yet and its
+                        // arrival will wake us; after a blocked write it
+                        // may already be waiting.
+                        return if c.write_blocked {
+                            Step::Continue
+                        } else {
+                            Step::Wait
+                        };
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    c.write_blocked = true;
+                    return Step::Wait;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(i, Failure::of(&e), now);
+                    return Step::Wait;
+                }
+            }
+        }
+    }
+
+    /// Reads towards the greeting (`greeting == true`) or the reply,
+    /// comparing every byte as it comes; any difference, or a byte past the
+    /// end, is a wrong reply.
+    fn read_expected(&mut self, i: usize, greeting: bool) -> ReadOutcome {
+        let expected = if greeting {
+            &self.plan.greeting
+        } else {
+            &self.plan.reply
+        };
+        let c = &mut self.clients[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return ReadOutcome::Failed(Failure::Other);
+        };
+        loop {
+            match stream.read(&mut self.scratch) {
+                Ok(0) => return ReadOutcome::Failed(Failure::ClosedEarly),
+                Ok(n) => match match_expected(expected, &mut c.pos, &self.scratch[..n]) {
+                    ReadOutcome::Pending => {}
+                    done => return done,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return ReadOutcome::Failed(Failure::of(&e)),
+            }
+        }
+    }
+
+    /// Daytime: reads until the server closes, checking each byte as it
+    /// comes, so a wrong answer fails at its first wrong byte and an endless
+    /// one at [`MAX_DAYTIME_LINE`](super::check::MAX_DAYTIME_LINE) instead
+    /// of at the timeout.
+    fn read_line(&mut self, i: usize) -> ReadOutcome {
+        let c = &mut self.clients[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return ReadOutcome::Failed(Failure::Other);
+        };
+        loop {
+            match stream.read(&mut self.scratch) {
+                Ok(0) => {
+                    return match c.line.finish() {
+                        Ok(()) => ReadOutcome::Complete,
+                        Err(f) => ReadOutcome::Failed(f),
+                    };
+                }
+                Ok(n) => {
+                    if let Err(f) = c.line.push(&self.scratch[..n]) {
+                        return ReadOutcome::Failed(f);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return ReadOutcome::Failed(Failure::of(&e)),
+            }
+        }
+    }
+
+    /// The reply was right: record it and start the next attempt.
+    fn succeed(&mut self, i: usize, now: Instant) {
+        let churn = self.plan.churn;
+        let c = &mut self.clients[i];
+        let since = if churn {
+            c.attempt_start
+        } else {
+            c.request_start
+        };
+        self.tally
+            .settle(&mut c.account, Outcome::Answered { since, at: now });
+        if churn {
+            // The client closes first: its side keeps the TIME_WAIT, which
+            // Linux reuses for new loopback connections (tcp_tw_reuse=2).
+            self.close(i);
+        }
+        self.start_attempt(i, now);
+    }
+
+    /// The attempt failed: count it, drop the connection, and pause before
+    /// the next attempt (exponential backoff, reset by a success).
+    fn fail(&mut self, i: usize, failure: Failure, now: Instant) {
+        let c = &mut self.clients[i];
+        self.tally
+            .settle(&mut c.account, Outcome::Failed { failure, at: now });
+        let backoff = c.account.backoff();
+        self.close(i);
+        let c = &mut self.clients[i];
+        if c.account.done() {
+            self.finish(i);
+        } else {
+            c.state = State::Backoff;
+            c.deadline = now + backoff;
+        }
+    }
+
+    /// This client has sent all its messages (the outcome of its last one
+    /// set the thread's `finished_at`).
+    fn finish(&mut self, i: usize) {
+        self.close(i);
+        let c = &mut self.clients[i];
+        if c.state != State::Done {
+            c.state = State::Done;
+            self.active -= 1;
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        if let Some(mut stream) = self.clients[i].stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+    }
+}

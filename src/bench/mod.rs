@@ -1,0 +1,67 @@
+//! The load generator (`tcpmodes bench`) and the side-by-side comparison
+//! of the modes (`tcpmodes compare`).
+//!
+//! `bench` loads a running server with the echo protocol (or, with
+//! `--protocol daytime`, one that sends a line and closes), checks every
+//! reply byte for byte, and reports throughput, latency percentiles and
+//! errors by kind ([`BenchReport`]: its JSON is the interface for scripts).
+//! `compare` starts an in-process echo server per mode and benches each
+//! with the same load.
+//!
+//! Data flows one way, as in oha:
+//!
+//! ```text
+//! flags ─▶ plan ─▶ clients ─▶ tally ─▶ report ─▶ render / plot
+//!                (event loop,
+//!                 blocking)
+//! ```
+//!
+//! and the files import each other without cycles: flags and plan know
+//! nothing of the clients; both clients check replies through `check` and
+//! count through `tally`; the report is data that knows nothing of the
+//! clients or of who renders it; render and plot read reports. Only `run`
+//! and `compare` see every stage.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `flags.rs` | [`BenchArgs`], [`LoadArgs`] (the load flags `compare` shares), [`Protocol`], [`OutputFormat`], and the checks on their values |
+//! | `error.rs` | [`BenchError`]: why a run could not start |
+//! | `plan.rs` | the plan: exact bytes each client sends and expects, deadlines, backoff, the pre-flight connection |
+//! | `check.rs` | reply checking, byte for byte (echo) or by shape (daytime) |
+//! | `tally.rs` | counting: how an attempt ends, one routine both clients count through, [`ErrorCounts`] |
+//! | `progress.rs` | the progress line on stderr |
+//! | `event_client.rs` | many clients per thread on a mio event loop |
+//! | `blocking_client.rs` | one persistent client alone on its thread, blocking sockets |
+//! | `report.rs` | [`BenchReport`], [`LatencySummary`], [`SCHEMA_VERSION`]: data only |
+//! | `render.rs` | table, JSON and CSV, from one list of columns |
+//! | `plot.rs` | the SVG chart of `compare --plot` |
+//! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired |
+//! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`] |
+//!
+//! The generator must not be the bottleneck, so a thread drives many
+//! clients on an event loop, except a thread left with a single persistent
+//! echo client, which runs it on blocking sockets: with one socket an event
+//! loop only adds a syscall per message. `modes/README.md` has the figures.
+
+mod blocking_client;
+mod check;
+mod compare;
+mod error;
+mod event_client;
+mod flags;
+mod plan;
+mod plot;
+mod progress;
+mod render;
+mod report;
+mod run;
+mod tally;
+
+pub use compare::{CompareArgs, main_compare, run_compare};
+pub use error::BenchError;
+pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};
+pub use plot::{PlotError, plot_svg};
+pub use render::{render, render_comparison};
+pub use report::{BenchReport, LatencySummary, SCHEMA_VERSION};
+pub use run::{main_bench, run_bench};
+pub use tally::ErrorCounts;

@@ -1,0 +1,535 @@
+//! Showing reports: a table for people, JSON and CSV for scripts.
+//!
+//! One report and a side-by-side comparison share the same renderers: a
+//! single report is a comparison of one row without a label, so the two
+//! outputs can never drift apart. The table and the CSV are drawn from one
+//! list of columns, [`COLUMNS`], so a new report field is one entry there;
+//! JSON is the report's serde form.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::flags::{OutputFormat, Protocol};
+use super::report::BenchReport;
+use super::tally::ErrorCounts;
+
+/// Renders one report in `format`, ending with a newline: what `bench`
+/// prints, for scripts that run the generator themselves.
+pub fn render(report: &BenchReport, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Table => table(&[(None, report)]),
+        OutputFormat::Json => json_line(report),
+        OutputFormat::Csv => csv(&[(None, report)]),
+    }
+}
+
+/// Renders several reports side by side, each with a label (a mode name in
+/// `compare`), ending with a newline, so runs can be read against each
+/// other. JSON is an array of report objects, each with an extra `"label"`
+/// key first; CSV and the table get a first `label` column.
+pub fn render_comparison(rows: &[(String, BenchReport)], format: OutputFormat) -> String {
+    let rows: Vec<Row<'_>> = rows.iter().map(|(l, r)| (Some(l.as_str()), r)).collect();
+    match format {
+        OutputFormat::Table => table(&rows),
+        OutputFormat::Json => {
+            #[derive(Serialize)]
+            struct Labelled<'a> {
+                label: &'a str,
+                #[serde(flatten)]
+                report: &'a BenchReport,
+            }
+            let items: Vec<Labelled<'_>> = rows
+                .iter()
+                .map(|(l, r)| Labelled {
+                    label: l.unwrap_or(""),
+                    report: r,
+                })
+                .collect();
+            let mut s = serde_json::to_string_pretty(&items).expect("reports serialize");
+            s.push('\n');
+            s
+        }
+        OutputFormat::Csv => csv(&rows),
+    }
+}
+
+fn json_line(report: &BenchReport) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("reports serialize");
+    s.push('\n');
+    s
+}
+
+/// `"0"` for no errors, else the total and the kinds that occurred, e.g.
+/// `3 (reset 2, timeout 1)`: every kind is visible without a column each.
+fn error_summary(e: &ErrorCounts) -> String {
+    if e.total == 0 {
+        "0".into()
+    } else {
+        format!("{} ({})", e.total, error_breakdown(e))
+    }
+}
+
+/// The kinds with a count above zero, e.g. `reset 2, timeout 1`, or `none`.
+pub(super) fn error_breakdown(e: &ErrorCounts) -> String {
+    let parts: Vec<String> = e
+        .kinds()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Rates as people read them: whole numbers, but with decimals where the
+/// lesson's slow runs (1 or 2 msgs/s) would otherwise round away the point.
+fn rate(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// One row: its label (`compare`'s mode, none for a single report) and its
+/// report.
+type Row<'a> = (Option<&'a str>, &'a BenchReport);
+
+/// A cell's text, from a row's label and report.
+type Cell = fn(Option<&str>, &BenchReport) -> String;
+
+/// When the table shows a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Show {
+    Always,
+    /// Only for a comparison, whose rows are labelled.
+    Labelled,
+    /// Only when some row is a churn run.
+    Churn,
+    /// Only when some row is not echo, so echo tables stay as they were.
+    NotEcho,
+}
+
+/// How a report field appears in the table, for people.
+struct TableColumn {
+    header: &'static str,
+    /// Position among the table's columns, left to right: the table groups
+    /// fields for reading, while the CSV keeps the order scripts know.
+    place: u8,
+    /// Numbers align right, text left.
+    right: bool,
+    show: Show,
+    /// The cell, when it differs from the CSV's (rounded for reading).
+    cell: Option<Cell>,
+}
+
+/// One report field: its CSV column and, if people need it, its table
+/// column.
+struct Column {
+    csv: &'static str,
+    cell: Cell,
+    table: Option<TableColumn>,
+}
+
+/// A table column that shows the CSV cell as it is.
+const fn shown(header: &'static str, place: u8, right: bool) -> Option<TableColumn> {
+    Some(TableColumn {
+        header,
+        place,
+        right,
+        show: Show::Always,
+        cell: None,
+    })
+}
+
+/// Every column, in CSV order: the only list to extend for a new field.
+/// New columns go last, so the columns scripts already read keep their
+/// places.
+const COLUMNS: &[Column] = &[
+    Column {
+        csv: "label",
+        cell: |l, _| l.unwrap_or("").to_string(),
+        // `compare` labels each row with the mode it measured.
+        table: Some(TableColumn {
+            header: "mode",
+            place: 0,
+            right: false,
+            show: Show::Labelled,
+            cell: None,
+        }),
+    },
+    Column {
+        csv: "addr",
+        cell: |_, r| r.addr.clone(),
+        table: shown("addr", 1, false),
+    },
+    Column {
+        csv: "clients",
+        cell: |_, r| r.clients.to_string(),
+        table: shown("clients", 2, true),
+    },
+    Column {
+        csv: "threads",
+        cell: |_, r| r.threads.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "framing",
+        cell: |_, r| r.framing.to_string(),
+        table: shown("framing", 5, false),
+    },
+    Column {
+        csv: "size",
+        cell: |_, r| r.size.to_string(),
+        table: shown("size", 6, true),
+    },
+    Column {
+        csv: "churn",
+        cell: |_, r| r.churn.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "messages_per_client",
+        cell: |_, r| {
+            r.messages_per_client
+                .map_or(String::new(), |m| m.to_string())
+        },
+        table: None,
+    },
+    Column {
+        csv: "warmup_secs",
+        cell: |_, r| format!("{:.3}", r.warmup_secs),
+        table: None,
+    },
+    Column {
+        csv: "duration_secs",
+        cell: |_, r| format!("{:.3}", r.duration_secs),
+        table: Some(TableColumn {
+            header: "secs",
+            place: 7,
+            right: true,
+            show: Show::Always,
+            cell: Some(|_, r| format!("{:.2}", r.duration_secs)),
+        }),
+    },
+    Column {
+        csv: "sent",
+        cell: |_, r| r.sent.to_string(),
+        table: shown("sent", 15, true),
+    },
+    Column {
+        csv: "replies_ok",
+        cell: |_, r| r.replies_ok.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "abandoned",
+        cell: |_, r| r.abandoned.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "connections",
+        cell: |_, r| r.connections.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "msgs_per_sec",
+        cell: |_, r| format!("{:.1}", r.msgs_per_sec),
+        table: Some(TableColumn {
+            header: "msgs/s",
+            place: 9,
+            right: true,
+            show: Show::Always,
+            cell: Some(|_, r| rate(r.msgs_per_sec)),
+        }),
+    },
+    Column {
+        csv: "conns_per_sec",
+        cell: |_, r| format!("{:.1}", r.conns_per_sec),
+        table: Some(TableColumn {
+            header: "conns/s",
+            place: 8,
+            right: true,
+            show: Show::Churn,
+            cell: Some(|_, r| rate(r.conns_per_sec)),
+        }),
+    },
+    Column {
+        csv: "p50_us",
+        cell: |_, r| r.latency_us.p50.to_string(),
+        table: shown("p50 us", 10, true),
+    },
+    Column {
+        csv: "p90_us",
+        cell: |_, r| r.latency_us.p90.to_string(),
+        table: shown("p90 us", 11, true),
+    },
+    Column {
+        csv: "p99_us",
+        cell: |_, r| r.latency_us.p99.to_string(),
+        table: shown("p99 us", 12, true),
+    },
+    Column {
+        csv: "p999_us",
+        cell: |_, r| r.latency_us.p999.to_string(),
+        table: shown("p99.9 us", 13, true),
+    },
+    Column {
+        csv: "max_us",
+        cell: |_, r| r.latency_us.max.to_string(),
+        table: shown("max us", 14, true),
+    },
+    Column {
+        csv: "mean_us",
+        cell: |_, r| format!("{:.1}", r.latency_us.mean),
+        table: None,
+    },
+    Column {
+        csv: "samples",
+        cell: |_, r| r.latency_us.samples.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_refused",
+        cell: |_, r| r.errors.refused.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_reset",
+        cell: |_, r| r.errors.reset.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_timeout",
+        cell: |_, r| r.errors.timeout.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_wrong_reply",
+        cell: |_, r| r.errors.wrong_reply.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_closed_early",
+        cell: |_, r| r.errors.closed_early.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_other",
+        cell: |_, r| r.errors.other.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "err_total",
+        cell: |_, r| r.errors.total.to_string(),
+        table: Some(TableColumn {
+            header: "errors",
+            place: 16,
+            right: false,
+            show: Show::Always,
+            cell: Some(|_, r| error_summary(&r.errors)),
+        }),
+    },
+    Column {
+        csv: "protocol",
+        cell: |_, r| r.protocol.to_string(),
+        table: Some(TableColumn {
+            header: "protocol",
+            place: 4,
+            right: false,
+            show: Show::NotEcho,
+            cell: None,
+        }),
+    },
+    Column {
+        csv: "clients_answered",
+        cell: |_, r| r.clients_answered.to_string(),
+        // How many were served at all: serial mode answers one client, a
+        // pool `workers`, and the rate is theirs alone.
+        table: shown("answered", 3, true),
+    },
+];
+
+/// Aligned table: text columns to the left, numbers to the right.
+fn table(rows: &[Row<'_>]) -> String {
+    let labelled = rows.iter().any(|(l, _)| l.is_some());
+    let churn = rows.iter().any(|(_, r)| r.churn);
+    let protocol = rows.iter().any(|(_, r)| r.protocol != Protocol::Echo);
+    let mut cols: Vec<(&TableColumn, Cell)> = COLUMNS
+        .iter()
+        .filter_map(|c| c.table.as_ref().map(|t| (t, t.cell.unwrap_or(c.cell))))
+        .filter(|(t, _)| match t.show {
+            Show::Always => true,
+            Show::Labelled => labelled,
+            Show::Churn => churn,
+            Show::NotEcho => protocol,
+        })
+        .collect();
+    cols.sort_by_key(|(t, _)| t.place);
+
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(l, r)| cols.iter().map(|(_, cell)| cell(*l, r)).collect())
+        .collect();
+    let width = |c: usize| {
+        cells
+            .iter()
+            .map(|row| row[c].chars().count())
+            .chain([cols[c].0.header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..cols.len()).map(width).collect();
+    let mut out = String::new();
+    let mut line = |values: &mut dyn Iterator<Item = String>| {
+        let mut s = String::new();
+        for (c, v) in values.enumerate() {
+            if c > 0 {
+                s.push_str("  ");
+            }
+            let w = widths[c];
+            if cols[c].0.right {
+                let _ = write!(s, "{v:>w$}");
+            } else {
+                let _ = write!(s, "{v:<w$}");
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(&mut cols.iter().map(|(t, _)| t.header.to_string()));
+    for row in &cells {
+        line(&mut row.iter().cloned());
+    }
+    out
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(rows: &[Row<'_>]) -> String {
+    let header: Vec<&str> = COLUMNS.iter().map(|c| c.csv).collect();
+    let mut out = header.join(",");
+    out.push('\n');
+    for (label, r) in rows {
+        let fields: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| csv_field(&(c.cell)(*label, r)))
+            .collect();
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Framing;
+    use crate::bench::report::{LatencySummary, SCHEMA_VERSION};
+
+    fn report(churn: bool, protocol: Protocol) -> BenchReport {
+        BenchReport {
+            version: SCHEMA_VERSION,
+            addr: "host,\"x\":1".into(),
+            clients: 4,
+            threads: 2,
+            framing: Framing::Line,
+            protocol,
+            size: 64,
+            churn,
+            messages_per_client: None,
+            warmup_secs: 0.25,
+            duration_secs: 1.23456,
+            sent: 100,
+            replies_ok: 90,
+            abandoned: 1,
+            connections: 5,
+            clients_answered: 2,
+            errors: ErrorCounts {
+                refused: 1,
+                reset: 2,
+                timeout: 0,
+                wrong_reply: 3,
+                closed_early: 0,
+                other: 4,
+                total: 10,
+            },
+            msgs_per_sec: 99.999,
+            conns_per_sec: 150.5,
+            latency_us: LatencySummary {
+                samples: 90,
+                p50: 10,
+                p90: 20,
+                p99: 30,
+                p999: 40,
+                max: 50,
+                mean: 12.345,
+            },
+        }
+    }
+
+    /// The CSV columns scripts read, in their places; new ones go last.
+    #[test]
+    fn csv_keeps_its_columns_and_quotes_fields() {
+        let out = render(&report(true, Protocol::Echo), OutputFormat::Csv);
+        assert_eq!(
+            out,
+            "label,addr,clients,threads,framing,size,churn,messages_per_client,\
+             warmup_secs,duration_secs,sent,replies_ok,abandoned,connections,msgs_per_sec,\
+             conns_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,samples,err_refused,\
+             err_reset,err_timeout,err_wrong_reply,err_closed_early,err_other,err_total,\
+             protocol,clients_answered\n\
+             ,\"host,\"\"x\"\":1\",4,2,line,64,true,,0.250,1.235,100,90,1,5,100.0,150.5,\
+             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2\n"
+        );
+    }
+
+    #[test]
+    fn table_shows_optional_columns_only_when_they_apply() {
+        let echo = report(false, Protocol::Echo);
+        assert_eq!(
+            render(&echo, OutputFormat::Table),
+            "addr        clients  answered  framing  size  secs  msgs/s  p50 us  p90 us  \
+             p99 us  p99.9 us  max us  sent  errors\n\
+             host,\"x\":1        4         2  line       64  1.23  100.00      10      20      \
+             30        40      50   100  10 (refused 1, reset 2, wrong_reply 3, other 4)\n"
+        );
+        let rows = [
+            ("serial".to_string(), echo),
+            ("threads".to_string(), report(true, Protocol::Daytime)),
+        ];
+        let t = render_comparison(&rows, OutputFormat::Table);
+        let header: Vec<&str> = t.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "mode", "addr", "clients", "answered", "protocol", "framing", "size", "secs",
+                "conns/s", "msgs/s", "p50", "us", "p90", "us", "p99", "us", "p99.9", "us", "max",
+                "us", "sent", "errors"
+            ]
+        );
+        assert!(t.lines().nth(2).unwrap().contains("daytime"), "{t}");
+    }
+
+    #[test]
+    fn every_table_column_has_its_own_place() {
+        let mut places: Vec<u8> = COLUMNS
+            .iter()
+            .filter_map(|c| c.table.as_ref().map(|t| t.place))
+            .collect();
+        places.sort_unstable();
+        let n = places.len() as u8;
+        assert_eq!(places, (0..n).collect::<Vec<u8>>());
+    }
+}
