@@ -678,10 +678,10 @@ fn dedicated_path_counts_refusals_and_retries() {
 #[test]
 fn clients_answered_shows_who_was_served_at_all() {
     for (mode, want) in [(tcpmodes::Mode::Serial, 1), (tcpmodes::Mode::Threads, 3)] {
-        let server = tcpmodes::Server::builder()
-            .address("127.0.0.1:0")
-            .mode(mode)
-            .bind(tcpmodes::EchoHandler::default)
+        let config = tcpmodes::Config::default()
+            .with_address("127.0.0.1:0")
+            .with_mode(mode);
+        let server = tcpmodes::Server::bind(config, tcpmodes::EchoHandler::default)
             .unwrap()
             .spawn();
         let mut args = tcpmodes::bench::BenchArgs::new(server.local_addr().to_string());
