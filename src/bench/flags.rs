@@ -12,8 +12,6 @@ use super::error::BenchError;
 use crate::Framing;
 
 // For a doc link only: the `--format` help text names the report type.
-#[cfg(doc)]
-use super::report::BenchReport;
 
 /// With `raw` framing the server reads at most this many bytes as one
 /// message, so a larger payload would be cut into several messages.
@@ -197,7 +195,7 @@ pub enum OutputFormat {
     /// Aligned columns, for people.
     #[default]
     Table,
-    /// The [`BenchReport`] schema; an array of labelled reports for compare.
+    /// One JSON object per run (the README's schema); an array of labelled reports for compare
     Json,
     /// A header line and one line per report.
     Csv,
