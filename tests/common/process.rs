@@ -32,10 +32,8 @@ pub fn bin_command(args: &[&str]) -> Command {
     cmd
 }
 
-/// An example's binary, next to the test's own directory
-/// (`target/debug/deps/..` → `target/debug/examples/NAME`); plain
-/// `cargo test` builds it. Fails the test if it is missing or older than
-/// its source.
+/// An example's binary, which plain `cargo test` builds. Fails the test if
+/// it is missing or older than its source.
 pub fn example_bin(name: &str) -> PathBuf {
     let bin = example_path(name);
     let source = super::repo_path(&format!("examples/{name}.rs"));
@@ -55,7 +53,8 @@ pub fn example_bin(name: &str) -> PathBuf {
     }
 }
 
-/// Where example `name`'s binary is, built or not.
+/// Where example `name`'s binary is, built or not: next to the test's own
+/// directory (`target/debug/deps/..` → `target/debug/examples/NAME`).
 pub fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
@@ -95,16 +94,15 @@ pub struct Process {
     pub banner: String,
     stdout: Output,
     stderr: Output,
+    /// The directory made for it to run in, removed on drop.
+    own_dir: Option<PathBuf>,
 }
 
 impl Process {
     /// Starts `cmd` and waits (bounded) for its `Listening on` line. Unless
-    /// `cmd` says where, it runs in an empty directory of its own, so the
-    /// repository's `config.toml` cannot change what a test sees.
+    /// `cmd` says where, it runs in an empty directory of its own.
     pub fn start(mut cmd: Command) -> Process {
-        if cmd.get_current_dir().is_none() {
-            cmd.current_dir(temp_dir("cwd"));
-        }
+        let own_dir = run_in_own_dir(&mut cmd);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -145,22 +143,13 @@ impl Process {
             banner,
             stdout,
             stderr,
+            own_dir,
         }
     }
 
     /// The `tcpmodes` binary with `args` (add `--addr 127.0.0.1:0`).
     pub fn bin(args: &[&str]) -> Process {
         Process::start(bin_command(args))
-    }
-
-    /// Where example `name`'s binary is, built or not.
-    pub fn example_path(name: &str) -> PathBuf {
-        let exe = std::env::current_exe().expect("test binary path");
-        let dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir");
-        dir.join("examples").join(name)
     }
 
     /// Example `name` on a free port, with `args`.
@@ -262,7 +251,21 @@ impl Drop for Process {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        if let Some(dir) = &self.own_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// Unless `cmd` says where to run, an empty directory of its own, so the
+/// repository's `config.toml` cannot change what a test sees; returns it.
+fn run_in_own_dir(cmd: &mut Command) -> Option<PathBuf> {
+    if cmd.get_current_dir().is_some() {
+        return None;
+    }
+    let dir = temp_dir("cwd");
+    cmd.current_dir(&dir);
+    Some(dir)
 }
 
 /// A number (a `kB` figure or a count) of /proc/PID/status.
@@ -280,9 +283,7 @@ fn proc_status_field(pid: u32, field: &str) -> u64 {
 /// drained; in an empty directory of its own unless `cmd` says where.
 /// Fails the test if it runs past [`PATIENCE`] (it is killed).
 pub fn run_to_exit(mut cmd: Command) -> Exit {
-    if cmd.get_current_dir().is_none() {
-        cmd.current_dir(temp_dir("cwd"));
-    }
+    let own_dir = run_in_own_dir(&mut cmd);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -296,6 +297,9 @@ pub fn run_to_exit(mut cmd: Command) -> Exit {
     };
     stdout.finish();
     stderr.finish();
+    if let Some(dir) = own_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Exit {
         code: status.code(),
         stdout: stdout.text(),
