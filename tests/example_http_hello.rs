@@ -2,12 +2,13 @@
 //! `http.client`, curl when installed) in every mode, and against raw
 //! requests for the keep-alive rules, pipelining and bad input.
 
-mod examples_support;
+mod common;
 
-use std::io::{Read, Write};
 use std::process::Command;
 
-use examples_support::{Example, MODES, have_python};
+use common::have;
+use common::process::{Process, run_to_exit};
+use tcpmodes::{Framing, Mode};
 
 /// One keep-alive connection: 3 GETs, a HEAD, a POST (405, body skipped
 /// correctly), then a GET with `Connection: close`.
@@ -39,23 +40,19 @@ print("python ok")
 
 #[test]
 fn python_http_client_keeps_one_connection_alive_in_every_mode() {
-    if !have_python() {
+    if !have("python3") {
         return;
     }
-    for mode in MODES {
-        let server = Example::start("http_hello", &["--mode", mode, "--workers", "2"]);
+    for mode in Mode::ALL {
+        let server = Process::example("http_hello", &["--mode", mode.name(), "--workers", "2"]);
         assert!(server.banner.contains("framing http"), "{}", server.banner);
-        let out = Command::new("python3")
+        let mut python = Command::new("python3");
+        python
             .args(["-c", PYTHON_CLIENT, "127.0.0.1"])
-            .arg(server.addr.port().to_string())
-            .output()
-            .expect("run python3");
-        assert!(
-            out.status.success(),
-            "{mode}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "python ok\n");
+            .arg(server.addr.port().to_string());
+        let out = run_to_exit(python);
+        assert_eq!(out.code, Some(0), "{mode}: {}", out.stderr);
+        assert_eq!(out.stdout, "python ok\n");
         let stopped = server.stop_ok();
         // Six requests over one connection: keep-alive worked.
         assert!(
@@ -68,22 +65,16 @@ fn python_http_client_keeps_one_connection_alive_in_every_mode() {
 
 #[test]
 fn curl_fetches_twice_over_one_connection() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl not found");
+    if !have("curl") {
         return;
     }
-    let server = Example::start("http_hello", &["--mode", "threads"]);
+    let server = Process::example("http_hello", &["--mode", Mode::Threads.name()]);
     let url = format!("http://{}/", server.addr);
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", &url, &url])
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout, b"Hello, world!\nHello, world!\n");
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--max-time", "20", &url, &url]);
+    let out = run_to_exit(curl);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "Hello, world!\nHello, world!\n");
     let stopped = server.stop_ok();
     assert!(
         stopped.stdout.contains("Served 1 connection, 2 messages"),
@@ -93,12 +84,10 @@ fn curl_fetches_twice_over_one_connection() {
 }
 
 /// Sends `request` on a new connection and reads until the server closes.
-fn exchange(server: &Example, request: &[u8]) -> String {
-    let mut s = server.connect();
-    s.write_all(request).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).expect("read until close");
-    String::from_utf8(got).unwrap()
+fn exchange(server: &Process, request: &[u8]) -> String {
+    let mut c = server.connect(Framing::Http);
+    c.send_raw(request);
+    c.recv_to_end()
 }
 
 fn statuses(responses: &str) -> Vec<&str> {
@@ -112,9 +101,14 @@ fn statuses(responses: &str) -> Vec<&str> {
 
 #[test]
 fn keep_alive_rules_pipelining_and_bad_requests() {
-    let server = Example::start(
+    let server = Process::example(
         "http_hello",
-        &["--mode", "threads", "--max-message-bytes", "4096"],
+        &[
+            "--mode",
+            Mode::Threads.name(),
+            "--max-message-bytes",
+            "4096",
+        ],
     );
 
     // HTTP/1.0 closes by default...

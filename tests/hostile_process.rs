@@ -1,29 +1,31 @@
 //! Hostile conditions against the real `tcpmodes` binary, every mode
-//! (issue 5, items 2, 4, 6 and 7): what needs a process of its own, so its
+//! (issue 5, items 2, 4 and 6): what needs a process of its own, so its
 //! memory can be measured (VmRSS in /proc), its descriptors limited
-//! (prlimit) and its exit code and stderr read.
+//! (prlimit) and its exit code and stderr read. Start-up errors (item 7)
+//! are in `config_and_flags.rs`.
 //!
 //! Figures (RSS, RSS per connection) are printed; run with `--nocapture` to
-//! see them: `cargo test --test hostile_bin -- --nocapture`.
+//! see them: `cargo test --test hostile_process -- --nocapture`.
 
-#[path = "common/hostile_util.rs"]
-mod util;
+mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::client::{Client, drain_in_background, write_until_closed};
+use common::have;
+use common::process::{Exit, Process, bin_path, run_to_exit};
 use tcpmodes::{Framing, Mode};
-use util::*;
 
 /// Memory a server may gain while fending off size attacks: a few
 /// connection buffers and allocator slack, nothing that grows with the
 /// 100 MB sent.
 const RSS_GROWTH_LIMIT_KB: u64 = 16 * 1024;
 
-fn start_bin(mode: Mode, framing: Framing, extra: &[&str]) -> Binary {
+fn start_bin(mode: Mode, framing: Framing, extra: &[&str]) -> Process {
     let mut args = vec![
         "--addr",
         "127.0.0.1:0",
@@ -36,7 +38,7 @@ fn start_bin(mode: Mode, framing: Framing, extra: &[&str]) -> Binary {
         "-q",
     ];
     args.extend_from_slice(extra);
-    Binary::start(&args)
+    Process::bin(&args)
 }
 
 /// The summary line the binary prints at exit.
@@ -82,7 +84,11 @@ fn size_attacks_keep_rss_bounded_in_every_mode() {
         }
         Client::greeted(addr, Framing::Line).echo(b"after the flood");
         let rss_line = server.rss_kb();
-        let (_, out, err) = server.stop();
+        let Exit {
+            stdout: out,
+            stderr: err,
+            ..
+        } = server.stop("TERM");
         assert!(
             err.matches("over max_message_bytes = 65536").count() == 3,
             "{mode}: {err}"
@@ -98,7 +104,7 @@ fn size_attacks_keep_rss_bounded_in_every_mode() {
         c.expect_closed();
         Client::greeted(server.addr, Framing::Length).echo(b"after");
         let rss_len = server.rss_kb();
-        let (_, _, err) = server.stop();
+        let err = server.stop("TERM").stderr;
         assert!(err.contains("4294967295 bytes"), "{mode}: {err}");
 
         // A raw stream at full speed, replies drained.
@@ -114,7 +120,7 @@ fn size_attacks_keep_rss_bounded_in_every_mode() {
         let rss_raw = server.rss_kb();
         flood.stream.shutdown(Shutdown::Write).unwrap();
         assert!(drained.join().unwrap() > 8 << 20, "{mode}");
-        let (_, out, _) = server.stop();
+        let out = server.stop("TERM").stdout;
         assert!(summary_line(&out).contains(" 0 errors"), "{mode}: {out}");
 
         println!(
@@ -143,12 +149,11 @@ fn size_attacks_keep_rss_bounded_in_every_mode() {
 #[test]
 fn out_of_descriptors_backs_off_and_recovers() {
     if !have("prlimit") {
-        eprintln!("skipped: prlimit (util-linux) is not installed");
         return;
     }
     for mode in Mode::ALL {
         let mut cmd = Command::new("prlimit");
-        cmd.args(["--nofile=24:24", bin()]).args([
+        cmd.arg("--nofile=24:24").arg(bin_path()).args([
             "--addr",
             "127.0.0.1:0",
             "--mode",
@@ -158,7 +163,7 @@ fn out_of_descriptors_backs_off_and_recovers() {
             "--max-connections",
             "100",
         ]);
-        let server = Binary::start_cmd(cmd);
+        let server = Process::start(cmd);
         let addr = server.addr;
         // All connect (the kernel completes the handshakes into the
         // backlog); none reads yet, so every accepted one holds a slot.
@@ -170,16 +175,10 @@ fn out_of_descriptors_backs_off_and_recovers() {
             // Serial holds one client at a time: never short of descriptors.
             false
         } else {
-            let deadline = Instant::now() + PATIENCE;
-            while !server
-                .stderr
-                .lock()
-                .unwrap()
-                .contains("Too many open files")
-            {
-                assert!(Instant::now() < deadline, "{mode}: EMFILE never hit");
-                thread::sleep(Duration::from_millis(20));
-            }
+            assert!(
+                server.stderr_shows("Too many open files"),
+                "{mode}: EMFILE never hit"
+            );
             // Stuck at the limit for a second: the server must be waiting,
             // not retrying in a loop.
             let cpu0 = server.cpu_ticks();
@@ -202,7 +201,11 @@ fn out_of_descriptors_backs_off_and_recovers() {
         }
         drop(clients);
         Client::greeted(addr, Framing::Line).echo(b"a new client");
-        let (code, out, err) = server.stop();
+        let Exit {
+            code,
+            stdout: out,
+            stderr: err,
+        } = server.stop("TERM");
         assert_eq!(code, Some(0), "{mode}: {err}");
         let summary = summary_line(&out);
         assert!(
@@ -232,31 +235,26 @@ fn out_of_descriptors_backs_off_and_recovers() {
 #[test]
 fn thread_start_failure_closes_that_client_only() {
     if !have("prlimit") {
-        eprintln!("skipped: prlimit (util-linux) is not installed");
         return;
     }
     let limit = "--as=1700000000";
     let mut cmd = Command::new("prlimit");
-    cmd.args([limit, bin()]).args([
+    cmd.arg(limit).arg(bin_path()).args([
         "--addr",
         "127.0.0.1:0",
         "--mode",
-        "threads",
+        Mode::Threads.name(),
         "--framing",
         "line",
         "--thread-stack-kb",
         "1048576",
     ]);
-    let server = Binary::start_cmd(cmd);
+    let server = Process::start(cmd);
     let mut first = Client::greeted(server.addr, Framing::Line);
     let mut second = Client::connect(server.addr, Framing::Line);
     assert!(second.expect_closed().is_empty());
     let who = second.local();
-    let deadline = Instant::now() + PATIENCE;
-    while !server.stderr.lock().unwrap().contains(&who) {
-        assert!(Instant::now() < deadline, "no log line for {who}");
-        thread::sleep(Duration::from_millis(20));
-    }
+    assert!(server.stderr_shows(&who), "no log line for {who}");
     first.echo(b"still served");
     first.send(b"exit");
     first.expect_closed();
@@ -275,7 +273,11 @@ fn thread_start_failure_closes_that_client_only() {
         thread::sleep(Duration::from_millis(20));
     }
     assert!(served, "no thread for a client once the first left");
-    let (code, out, err) = server.stop();
+    let Exit {
+        code,
+        stdout: out,
+        stderr: err,
+    } = server.stop("TERM");
     assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains(&format!(
@@ -290,19 +292,20 @@ fn thread_start_failure_closes_that_client_only() {
     );
 
     let mut cmd = Command::new("prlimit");
-    cmd.args([limit, bin()]).args([
+    cmd.arg(limit).arg(bin_path()).args([
         "--addr",
         "127.0.0.1:0",
         "--mode",
-        "pool",
+        Mode::Pool.name(),
         "--workers",
         "4",
         "--thread-stack-kb",
         "1048576",
     ]);
-    let out = cmd.current_dir(empty_dir()).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let Exit {
+        code, stderr: err, ..
+    } = run_to_exit(cmd);
+    assert_ne!(code, Some(0), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("error: cannot start pool mode"), "{err}");
 }
@@ -356,7 +359,11 @@ fn two_thousand_concurrent_clients_in_threads_mode() {
     let took = started.elapsed();
     drop(clients);
     Client::greeted(addr, Framing::Line).echo(b"after");
-    let (code, out, err) = server.stop();
+    let Exit {
+        code,
+        stdout: out,
+        stderr: err,
+    } = server.stop("TERM");
     assert_eq!(code, Some(0), "{err}");
     let summary = summary_line(&out);
     assert!(summary.starts_with("Served 2002 connections"), "{summary}");
@@ -373,112 +380,6 @@ fn two_thousand_concurrent_clients_in_threads_mode() {
     assert!(per_conn < 128.0, "{per_conn:.1} KiB per connection");
 }
 
-// --------------------------------------------------- 7. start-up errors
-
-/// Each start-up problem gives one line on stderr, naming the problem and
-/// where it came from, and a non-zero exit; never a panic or backtrace.
-fn one_line_error(args: &[&str], expect: &[&str]) {
-    let (code, err) = run_to_exit(args);
-    assert!(matches!(code, Some(c) if c != 0), "{args:?}: exit {code:?}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: stderr {err:?}");
-    assert!(lines[0].starts_with("error: "), "{args:?}: {err:?}");
-    for e in expect {
-        assert!(lines[0].contains(e), "{args:?}: {err:?} lacks {e:?}");
-    }
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"));
-}
-
-#[test]
-fn start_up_errors_are_one_line_and_a_non_zero_exit() {
-    let dir = std::env::temp_dir().join(format!("tcpmodes-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    };
-    let malformed = file("malformed.toml", "mode = \"threads\"\nworkers = [\n");
-    let backlog0 = file("backlog0.toml", "backlog = 0\n");
-    let workers0 = file("workers0.toml", "# pool\nworkers = 0\n");
-    let max0 = file("max0.toml", "\n\nmax_message_bytes = 0\n");
-    let missing = dir.join("missing.toml").to_string_lossy().into_owned();
-    let a_dir = dir.to_string_lossy().into_owned();
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let taken_addr = taken.local_addr().unwrap().to_string();
-
-    for mode in Mode::ALL {
-        let m = mode.name();
-        one_line_error(
-            &["--mode", m, "--addr", &taken_addr],
-            &[&taken_addr, "in use"],
-        );
-        if is_root() {
-            eprintln!("skipped the port-80 case: root may bind below 1024");
-        } else {
-            one_line_error(
-                &["--mode", m, "--addr", "127.0.0.1:80"],
-                &["127.0.0.1:80", "ermission denied"],
-            );
-        }
-        one_line_error(
-            &["--mode", m, "--addr", "127.0.0.1"],
-            &["--addr", "127.0.0.1"],
-        );
-        one_line_error(
-            &["--mode", m, "--addr", "127.0.0.1:99999"],
-            &["--addr", "99999"],
-        );
-        one_line_error(
-            &["--mode", m, "--addr", "no-such-host.invalid:9999"],
-            &["--addr", "no-such-host.invalid"],
-        );
-        one_line_error(
-            &["--mode", m, "--config", &missing],
-            &[&missing, "cannot read"],
-        );
-        one_line_error(&["--mode", m, "--config", &a_dir], &[&a_dir, "cannot read"]);
-        one_line_error(&["--mode", m, "--config", &malformed], &["malformed.toml:"]);
-        one_line_error(
-            &["--mode", m, "--config", &backlog0],
-            &["backlog0.toml:1", "backlog", "got 0"],
-        );
-        one_line_error(
-            &["--mode", m, "--config", &workers0],
-            &["workers0.toml:2", "workers", "got 0"],
-        );
-        one_line_error(
-            &["--mode", m, "--config", &max0],
-            &["max0.toml:3", "max_message_bytes", "got 0"],
-        );
-        one_line_error(&["--mode", m, "--backlog", "0"], &["--backlog", "got 0"]);
-        one_line_error(&["--mode", m, "--workers", "0"], &["--workers", "got 0"]);
-        one_line_error(
-            &["--mode", m, "--max-message-bytes", "0"],
-            &["--max-message-bytes", "got 0"],
-        );
-    }
-    drop(taken);
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A config file the server may not read (mode 000) is reported like a
-/// missing one. Root reads any file, so the case is skipped as root.
-#[test]
-fn unreadable_config_file_is_one_line() {
-    if is_root() {
-        eprintln!("skipped: root can read a mode-000 file");
-        return;
-    }
-    use std::os::unix::fs::PermissionsExt;
-    let p = std::env::temp_dir().join(format!("tcpmodes-000-{}.toml", std::process::id()));
-    std::fs::write(&p, "mode = \"pool\"\n").unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let path = p.to_string_lossy().into_owned();
-    one_line_error(&["--config", &path], &[&path, "ermission denied"]);
-    let _ = std::fs::remove_file(&p);
-}
-
 /// A client that writes to a server while it exits is not a start-up
 /// problem, but the binary must also leave cleanly with clients still
 /// connected: graceful stop with held clients, exit 0.
@@ -490,7 +391,11 @@ fn stop_with_hostile_clients_connected_exits_cleanly() {
         held.send_raw(b"half a line");
         let mut deaf = TcpStream::connect(server.addr).unwrap();
         deaf.write_all(&vec![b'q'; 4096]).unwrap();
-        let (code, out, err) = server.stop();
+        let Exit {
+            code,
+            stdout: out,
+            stderr: err,
+        } = server.stop("TERM");
         assert_eq!(code, Some(0), "{mode}: {err}");
         summary_line(&out);
     }

@@ -1,23 +1,24 @@
 //! `examples/daytime.rs`: RFC 867, one line of time per connection, then the
 //! server closes. Every mode serves it; threads mode serves many at once.
 
-mod examples_support;
+mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use examples_support::{Example, MODES};
+use common::client::Client;
+use common::process::Process;
+use tcpmodes::{Framing, Mode};
 
 /// Connects, reads until the server closes, checks the line is now's time.
 fn ask_the_time(server: SocketAddr, say_something: bool) {
-    let mut s = examples_support::connect(server);
+    let mut c = Client::connect(server, Framing::Raw);
     if say_something {
         // RFC 867: anything the client sends is ignored.
-        let _ = s.write_all(b"what time is it?\r\n");
+        let _ = c.stream.write_all(b"what time is it?\r\n");
     }
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read until close");
+    let text = c.recv_to_end();
     let line = text
         .strip_suffix("\r\n")
         .unwrap_or_else(|| panic!("not one CRLF line: {text:?}"));
@@ -30,8 +31,8 @@ fn ask_the_time(server: SocketAddr, say_something: bool) {
 
 #[test]
 fn sends_the_time_and_closes_in_every_mode() {
-    for mode in MODES {
-        let server = Example::start("daytime", &["--mode", mode, "--workers", "2"]);
+    for mode in Mode::ALL {
+        let server = Process::example("daytime", &["--mode", mode.name(), "--workers", "2"]);
         assert!(server.banner.contains("framing raw"), "{}", server.banner);
         for i in 0..5 {
             ask_the_time(server.addr, i % 2 == 1);
@@ -48,8 +49,8 @@ fn sends_the_time_and_closes_in_every_mode() {
 /// Churn: many short connections at once, each one served and closed.
 #[test]
 fn serves_a_burst_of_concurrent_connections_in_every_mode() {
-    for mode in MODES {
-        let server = Example::start("daytime", &["--mode", mode, "--workers", "2"]);
+    for mode in Mode::ALL {
+        let server = Process::example("daytime", &["--mode", mode.name(), "--workers", "2"]);
         let addr = server.addr;
         std::thread::scope(|scope| {
             for _ in 0..8 {

@@ -2,19 +2,21 @@
 //! closed at once, new clients are refused; through the library handle and
 //! through real signals to the binary.
 
-mod support;
+mod common;
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Binary, Client, echo_server};
-use tcpmodes::Mode;
+use common::client::Client;
+use common::process::Process;
+use common::servers::echo_server;
+use tcpmodes::{Framing, Mode};
 
 /// Connecting after shutdown must fail, or at least never be served. Tries
 /// a bounded number of times while the listener closes.
-fn assert_refused(addr: std::net::SocketAddr) {
+fn assert_refused(addr: SocketAddr) {
     for _ in 0..250 {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
             Err(e) => {
@@ -23,8 +25,7 @@ fn assert_refused(addr: std::net::SocketAddr) {
             }
             Ok(s) => {
                 // Raced the listener's close: it must not be greeted.
-                let mut c = Client { stream: s };
-                c.stream.set_read_timeout(Some(support::PATIENCE)).unwrap();
+                let mut c = Client::from_stream(s, Framing::Raw);
                 assert!(c.closed(), "a connection after shutdown was served");
                 thread::sleep(Duration::from_millis(20));
             }
@@ -35,20 +36,16 @@ fn assert_refused(addr: std::net::SocketAddr) {
 
 #[test]
 fn handle_answers_in_flight_closes_idle_and_refuses_new_in_every_mode() {
-    for mode in [Mode::Serial, Mode::Threads, Mode::Pool] {
+    for mode in Mode::ALL {
         let server = echo_server(mode, |c| {
             c.delay_ms = 600;
             c.workers = 2;
         });
         let addr = server.local_addr();
-        let mut busy = Client::connect(addr);
+        let mut busy = Client::connect(addr, Framing::Raw);
         busy.expect(b"Welcome!");
         // Serial serves one client: the idle one only exists in the others.
-        let mut idle = (mode != Mode::Serial).then(|| {
-            let mut c = Client::connect(addr);
-            c.expect(b"Welcome!");
-            c
-        });
+        let mut idle = (mode != Mode::Serial).then(|| Client::greeted(addr, Framing::Raw));
         busy.send(b"last words");
         let events = Arc::new(Mutex::new(Vec::new()));
         let handle = server.shutdown_handle();
@@ -89,9 +86,8 @@ fn pool_closes_clients_still_waiting_for_a_worker() {
         c.delay_ms = 300;
     });
     let addr = server.local_addr();
-    let mut first = Client::connect(addr);
-    first.expect(b"Welcome!");
-    let mut waiting = Client::connect(addr);
+    let mut first = Client::greeted(addr, Framing::Raw);
+    let mut waiting = Client::connect(addr, Framing::Raw);
     first.send(b"x");
     // Make sure the waiting client was accepted into the pool's queue.
     thread::sleep(Duration::from_millis(200));
@@ -111,8 +107,7 @@ fn slow_handler_is_cut_after_shutdown_timeout() {
         c.delay_ms = 3_000;
         c.shutdown_timeout_ms = 100;
     });
-    let mut c = Client::connect(server.local_addr());
-    c.expect(b"Welcome!");
+    let mut c = Client::greeted(server.local_addr(), Framing::Raw);
     c.send(b"slow");
     thread::sleep(Duration::from_millis(100));
     let summary = server.stop();
@@ -120,43 +115,63 @@ fn slow_handler_is_cut_after_shutdown_timeout() {
     assert!(c.closed());
 }
 
-fn sigint_or_sigterm(signal: &str, mode: &str) {
-    let bin = Binary::start(&["--addr", "127.0.0.1:0", "--mode", mode, "--delay-ms", "500"]);
-    let mut c = Client::connect(bin.addr);
+/// The binary in `mode`, a reply in flight when `signal` arrives: the reply
+/// is sent, the exit is 0 with a summary.
+fn signal_is_graceful(signal: &str, mode: Mode) {
+    let bin = Process::bin(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--mode",
+        mode.name(),
+        "--delay-ms",
+        "500",
+    ]);
+    let mut c = bin.connect(Framing::Raw);
     c.expect(b"Welcome!");
     c.send(b"goodbye");
     bin.signal(signal);
     c.expect(b"Received goodbye;");
-    assert!(c.closed());
-    let (code, out, err) = bin.wait();
-    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
-    assert!(out.contains("Served 1 connection, 1 message"), "{out}");
-    assert!(err.contains("Shutting down"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
+    assert!(c.closed(), "{mode}");
+    let exit = bin.wait();
+    assert_eq!(
+        exit.code,
+        Some(0),
+        "{mode}: stdout: {}\nstderr: {}",
+        exit.stdout,
+        exit.stderr
+    );
+    assert!(
+        exit.stdout.contains("Served 1 connection, 1 message"),
+        "{mode}: {}",
+        exit.stdout
+    );
+    assert!(exit.stderr.contains("Shutting down"), "{}", exit.stderr);
+    assert!(!exit.stderr.contains("panicked"), "{}", exit.stderr);
 }
 
 #[test]
 fn sigint_to_the_binary_answers_in_flight_and_exits_0() {
-    sigint_or_sigterm("INT", "serial");
-    sigint_or_sigterm("INT", "pool");
+    for mode in Mode::ALL {
+        signal_is_graceful("INT", mode);
+    }
 }
 
 #[test]
 fn sigterm_to_the_binary_is_graceful_too() {
-    sigint_or_sigterm("TERM", "threads");
+    signal_is_graceful("TERM", Mode::Threads);
 }
 
 #[test]
 fn a_second_sigint_quits_at_once_with_130() {
-    let bin = Binary::start(&[
+    let bin = Process::bin(&[
         "--addr",
         "127.0.0.1:0",
         "--mode",
-        "threads",
+        Mode::Threads.name(),
         "--delay-ms",
         "15000",
     ]);
-    let mut c = Client::connect(bin.addr);
+    let mut c = bin.connect(Framing::Raw);
     c.expect(b"Welcome!");
     c.send(b"this reply would take 15 s");
     bin.signal("INT");
@@ -164,9 +179,9 @@ fn a_second_sigint_quits_at_once_with_130() {
     // the server says so before sending the second.
     thread::sleep(Duration::from_millis(300));
     bin.signal("INT");
-    let (code, _out, err) = bin.wait();
-    assert_eq!(code, Some(130), "{err}");
-    assert!(err.contains("Second signal"), "{err}");
+    let exit = bin.wait();
+    assert_eq!(exit.code, Some(130), "{}", exit.stderr);
+    assert!(exit.stderr.contains("Second signal"), "{}", exit.stderr);
 }
 
 /// Once the first line is out, a signal is already graceful: a script that
@@ -175,10 +190,19 @@ fn a_second_sigint_quits_at_once_with_130() {
 #[test]
 fn a_signal_right_after_the_first_line_is_graceful() {
     for _ in 0..5 {
-        let bin = Binary::start(&["--addr", "127.0.0.1:0"]);
-        bin.signal("INT");
-        let (code, out, err) = bin.wait();
-        assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
-        assert!(out.contains("Served 0 connections"), "{out}");
+        let bin = Process::bin(&["--addr", "127.0.0.1:0"]);
+        let exit = bin.stop("INT");
+        assert_eq!(
+            exit.code,
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            exit.stdout,
+            exit.stderr
+        );
+        assert!(
+            exit.stdout.contains("Served 0 connections"),
+            "{}",
+            exit.stdout
+        );
     }
 }

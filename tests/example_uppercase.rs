@@ -1,24 +1,26 @@
 //! `examples/uppercase.rs` in every mode, through its full command line.
 
-mod examples_support;
+mod common;
 
-use examples_support::{Example, MODES};
+use common::process::{Process, example_command, run_to_exit};
+use common::temp_dir;
+use tcpmodes::{Framing, Mode};
 
 #[test]
 fn answers_each_line_in_upper_case_in_every_mode() {
-    for mode in MODES {
-        let server = Example::start("uppercase", &["--mode", mode, "--workers", "2"]);
+    for mode in Mode::ALL {
+        let server = Process::example("uppercase", &["--mode", mode.name(), "--workers", "2"]);
         assert!(
             server.banner.contains(&format!("mode {mode}"))
                 && server.banner.contains("handler uppercase, framing line"),
             "{}",
             server.banner
         );
-        let mut c = server.line_client();
+        let mut c = server.connect(Framing::Line);
         assert_eq!(c.ask("hello, World 42"), "HELLO, WORLD 42");
         // Two lines in one write are two messages; \r\n works as nc sends it.
         c.send("a\r\nb");
-        assert_eq!((c.recv(), c.recv()), ("A".into(), "B".into()));
+        assert_eq!((c.recv_line(), c.recv_line()), ("A".into(), "B".into()));
         assert_eq!(c.ask("déjà vu"), "DéJà VU", "non-ASCII passes unchanged");
         c.close();
         let stopped = server.stop_ok();
@@ -34,19 +36,19 @@ fn answers_each_line_in_upper_case_in_every_mode() {
 /// answers the second only once the first has gone.
 #[test]
 fn a_second_client_waits_in_serial_mode_only() {
-    for mode in MODES {
-        let server = Example::start("uppercase", &["--mode", mode, "--workers", "2"]);
-        let mut first = server.line_client();
+    for mode in Mode::ALL {
+        let server = Process::example("uppercase", &["--mode", mode.name(), "--workers", "2"]);
+        let mut first = server.connect(Framing::Line);
         assert_eq!(first.ask("one"), "ONE");
-        let mut second = server.line_client();
+        let mut second = server.connect(Framing::Line);
         second.send("two");
-        if mode == "serial" {
+        if mode == Mode::Serial {
             second.assert_silent("serial mode serves one client at a time");
             assert_eq!(first.ask("still me"), "STILL ME");
             first.close();
-            assert_eq!(second.recv(), "TWO");
+            assert_eq!(second.recv_line(), "TWO");
         } else {
-            assert_eq!(second.recv(), "TWO", "{mode}");
+            assert_eq!(second.recv_line(), "TWO", "{mode}");
             assert_eq!(first.ask("still me"), "STILL ME");
             first.close();
         }
@@ -59,13 +61,15 @@ fn a_second_client_waits_in_serial_mode_only() {
 /// flags, like the built-in defaults do.
 #[test]
 fn config_file_and_flags_override_the_programs_defaults() {
-    let dir = examples_support::scratch_dir("uppercase-config");
+    let dir = temp_dir("uppercase-config");
     std::fs::write(
         dir.join("upper.toml"),
         "mode = \"pool\"\nworkers = 3\nframing = \"length\"\n",
     )
     .unwrap();
-    let server = Example::start_in("uppercase", &["--config", "upper.toml"], dir.clone());
+    let mut cmd = example_command("uppercase", &["--config", "upper.toml"]);
+    cmd.current_dir(&dir);
+    let server = Process::start(cmd);
     assert!(
         server
             .banner
@@ -74,7 +78,7 @@ fn config_file_and_flags_override_the_programs_defaults() {
         server.banner
     );
     server.stop_ok();
-    let server = Example::start_in(
+    let mut cmd = example_command(
         "uppercase",
         &[
             "--config",
@@ -84,8 +88,9 @@ fn config_file_and_flags_override_the_programs_defaults() {
             "--mode",
             "threads",
         ],
-        dir.clone(),
     );
+    cmd.current_dir(&dir);
+    let server = Process::start(cmd);
     assert!(
         server.banner.contains("mode threads") && server.banner.contains("framing line"),
         "{}",
@@ -94,14 +99,12 @@ fn config_file_and_flags_override_the_programs_defaults() {
     server.stop_ok();
     // A bad value in the file is one line naming file and line, exit 2.
     std::fs::write(dir.join("bad.toml"), "\nworkers = 0\n").unwrap();
-    let out = std::process::Command::new(examples_support::example_bin("uppercase"))
-        .args(["--config", "bad.toml", "--addr", "127.0.0.1:0"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let mut cmd = example_command("uppercase", &["--config", "bad.toml"]);
+    cmd.current_dir(&dir);
+    let out = run_to_exit(cmd);
+    assert_eq!(out.code, Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
+        out.stderr.trim(),
         "error: bad.toml:2: workers: must be from 1 to 4096, got 0"
     );
 }

@@ -1,23 +1,24 @@
 //! `examples/kv.rs`: one store shared by every connection, in every mode.
 
-mod examples_support;
+mod common;
 
-use examples_support::{Example, MODES};
+use common::process::Process;
+use tcpmodes::{Framing, Mode};
 
 #[test]
 fn connections_share_one_store_in_every_mode() {
-    for mode in MODES {
-        let server = Example::start("kv", &["--mode", mode, "--workers", "2"]);
-        let mut a = server.line_client();
-        let mut b = server.line_client();
+    for mode in Mode::ALL {
+        let server = Process::example("kv", &["--mode", mode.name(), "--workers", "2"]);
+        let mut a = server.connect(Framing::Line);
+        let mut b = server.connect(Framing::Line);
         assert_eq!(a.ask("SET colour deep blue"), "OK");
-        if mode == "serial" {
+        if mode == Mode::Serial {
             // b is connected but waits for a to leave; a's SET is kept.
             b.send("GET colour");
             b.assert_silent("serial: the first client holds the server");
             assert_eq!(a.ask("QUIT"), "BYE");
             assert_eq!(a.recv_to_end(), "", "closed after BYE");
-            assert_eq!(b.recv(), "VALUE deep blue");
+            assert_eq!(b.recv_line(), "VALUE deep blue");
         } else {
             // Both served at once: b sees a's write while a is still here.
             assert_eq!(b.ask("GET colour"), "VALUE deep blue", "{mode}");
@@ -38,8 +39,8 @@ fn connections_share_one_store_in_every_mode() {
 
 #[test]
 fn bad_commands_get_one_clear_error_line_and_the_connection_goes_on() {
-    let server = Example::start("kv", &["--mode", "threads"]);
-    let mut c = server.line_client();
+    let server = Process::example("kv", &["--mode", Mode::Threads.name()]);
+    let mut c = server.connect(Framing::Line);
     for (command, reply) in [
         (
             "FLY away",
@@ -63,11 +64,9 @@ fn bad_commands_get_one_clear_error_line_and_the_connection_goes_on() {
         assert_eq!(c.ask(command), reply, "{command:?}");
     }
     // Bytes that are not UTF-8, on a second connection.
-    use std::io::Write;
-    let mut s = server.connect();
-    s.write_all(b"GET \xff\xfe\n").unwrap();
-    let mut l = examples_support::LineClient::new(s);
-    assert_eq!(l.recv(), "ERR commands must be UTF-8 text");
+    let mut l = server.connect(Framing::Line);
+    l.send_raw(b"GET \xff\xfe\n");
+    assert_eq!(l.recv_line(), "ERR commands must be UTF-8 text");
     assert_eq!(l.ask("GET a"), "VALUE 1");
     c.close();
     l.close();

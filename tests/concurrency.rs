@@ -1,71 +1,17 @@
-//! Every mode serves the lesson's protocol, and the modes differ exactly as
-//! the lesson says: serial makes the second client wait, threads do not, a
-//! pool of one behaves like serial and a pool of two like threads.
+//! The modes differ exactly as the lesson says: serial makes the second
+//! client wait, threads do not, a pool of one behaves like serial and a
+//! pool of two like threads; and threads at `max_connections` make the
+//! next client wait, not fail.
 
-mod support;
+mod common;
 
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use support::{Client, echo_server};
+use common::client::Client;
+use common::servers::echo_server;
 use tcpmodes::{Framing, Mode};
-
-/// Every mode and pool size worth telling apart.
-fn all_setups() -> Vec<(Mode, usize)> {
-    vec![
-        (Mode::Serial, 1),
-        (Mode::Threads, 1),
-        (Mode::Pool, 1),
-        (Mode::Pool, 2),
-    ]
-}
-
-#[test]
-fn lesson_transcript_byte_for_byte_in_every_mode() {
-    for (mode, workers) in all_setups() {
-        let server = echo_server(mode, |c| c.workers = workers);
-        let mut c = Client::connect(server.local_addr());
-        c.expect(b"Welcome!");
-        for i in 1..=5 {
-            c.send(format!("message{i}").as_bytes());
-            c.expect(format!("Received message{i};").as_bytes());
-        }
-        c.send(b"exit");
-        assert!(c.closed(), "{mode}: exit must close");
-        let summary = server.stop();
-        assert_eq!(summary.connections, 1, "{mode}");
-        assert_eq!(summary.messages, 6, "{mode}");
-    }
-}
-
-#[test]
-fn every_framing_in_every_mode() {
-    for (mode, workers) in all_setups() {
-        for framing in [Framing::Line, Framing::Length] {
-            let server = echo_server(mode, |c| {
-                c.workers = workers;
-                c.framing = framing;
-            });
-            let mut c = Client::connect(server.local_addr());
-            let frame = |m: &[u8]| {
-                let mut v = Vec::new();
-                framing.encode(m, &mut v);
-                v
-            };
-            c.expect(&frame(b"Welcome!"));
-            // Two messages in one write: framing must split them.
-            let mut both = frame(b"one");
-            both.extend(frame(b"two"));
-            c.send(&both);
-            c.expect(&frame(b"Received one;"));
-            c.expect(&frame(b"Received two;"));
-            c.send(&frame(b"exit"));
-            assert!(c.closed(), "{mode} {framing}");
-            server.stop();
-        }
-    }
-}
 
 /// What happened when, as seen by the two clients; one clock for both.
 #[derive(Default)]
@@ -96,13 +42,13 @@ fn two_clients(mode: Mode, workers: usize) -> Arc<Timeline> {
     });
     let addr = server.local_addr();
     let t = Arc::new(Timeline::default());
-    let mut a = Client::connect(addr);
+    let mut a = Client::connect(addr, Framing::Raw);
     a.expect(b"Welcome!");
     a.send(b"from A");
     t.mark("A sent");
     let tb = t.clone();
     let b = thread::spawn(move || {
-        let mut b = Client::connect(addr);
+        let mut b = Client::connect(addr, Framing::Raw);
         b.expect(b"Welcome!");
         tb.mark("B greeted");
         b.send(b"from B");
@@ -158,19 +104,19 @@ fn pool_of_two_workers_serves_two_clients_side_by_side() {
 #[test]
 fn threads_at_max_connections_make_the_next_client_wait_not_fail() {
     let server = echo_server(Mode::Threads, |c| c.max_connections = 1);
-    let mut a = Client::connect(server.local_addr());
+    let mut a = Client::connect(server.local_addr(), Framing::Raw);
     a.expect(b"Welcome!");
     let addr = server.local_addr();
     let t = Arc::new(Timeline::default());
     let tb = t.clone();
     let b = thread::spawn(move || {
-        let mut b = Client::connect(addr);
+        let mut b = Client::connect(addr, Framing::Raw);
         b.expect(b"Welcome!");
         tb.mark("B greeted");
         b.send(b"exit");
     });
     // A is still served; give B time to be (wrongly) greeted, then leave.
-    thread::sleep(std::time::Duration::from_millis(300));
+    thread::sleep(Duration::from_millis(300));
     a.send(b"hi");
     a.expect(b"Received hi;");
     t.mark("A leaves");

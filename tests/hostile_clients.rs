@@ -5,11 +5,10 @@
 //! dealt with (closed, with a log line naming its address), the others are
 //! served, and the run's summary counts what happened.
 //!
-//! Memory figures, descriptor exhaustion, thousands of clients and start-up
-//! errors need the real binary: see `hostile_bin.rs`.
+//! Memory figures, descriptor exhaustion and thousands of clients need the
+//! real binary: see `hostile_process.rs`.
 
-#[path = "common/hostile_util.rs"]
-mod util;
+mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -18,8 +17,88 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tcpmodes::{Framing, Mode};
-use util::*;
+use common::PATIENCE;
+use common::client::{Client, drain_in_background, write_until_closed};
+use common::logs::{logged, record_logs};
+use common::servers::{local_config, serve};
+use tcpmodes::{
+    Action, Config, ConnInfo, Context, DisconnectReason, EchoHandler, Framing, Handler, Mode,
+    RunningServer,
+};
+
+// ---------------------------------------------------------------- servers
+
+/// The lesson's echo protocol, plus faults on demand: the message `boom`
+/// panics in `on_message`; panics in the other calls are chosen per
+/// connection with [`Faults`].
+struct Hostile {
+    echo: EchoHandler,
+    faults: Faults,
+}
+
+/// Which handler calls panic, for testing that a panic costs only its
+/// connection.
+#[derive(Clone, Copy, Default)]
+struct Faults {
+    /// `on_connect` panics.
+    connect: bool,
+    /// `on_disconnect` panics.
+    disconnect: bool,
+}
+
+impl Hostile {
+    fn new(faults: Faults) -> Hostile {
+        Hostile {
+            echo: EchoHandler::default(),
+            faults,
+        }
+    }
+}
+
+impl Handler for Hostile {
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        if self.faults.connect {
+            panic!("test panic in on_connect");
+        }
+        self.echo.on_connect(ctx)
+    }
+    fn on_message(&mut self, message: &[u8], ctx: &mut Context<'_>) -> Action {
+        if message == b"boom" {
+            panic!("boom: test panic for {}", ctx.peer());
+        }
+        self.echo.on_message(message, ctx)
+    }
+    fn on_disconnect(&mut self, _info: ConnInfo, _reason: &DisconnectReason) {
+        if self.faults.disconnect {
+            panic!("test panic in on_disconnect");
+        }
+    }
+}
+
+/// A config for a test server on a free port of 127.0.0.1.
+fn config(mode: Mode, framing: Framing) -> Config {
+    let mut c = local_config(mode);
+    c.framing = framing;
+    c.workers = 2;
+    c.shutdown_timeout_ms = 2_000;
+    c
+}
+
+/// Starts a server in this process serving [`Hostile`] (no faults beyond
+/// `boom`), with the recording logger on.
+fn start(config: Config) -> RunningServer {
+    start_with(config, || Hostile::new(Faults::default()))
+}
+
+/// Starts a server in this process with any handler factory, with the
+/// recording logger on.
+fn start_with<H: Handler, F>(config: Config, factory: F) -> RunningServer
+where
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    record_logs();
+    serve(config, factory)
+}
 
 // ------------------------------------------------------------ 1. timeouts
 
@@ -245,7 +324,8 @@ fn handler_panics_cost_one_connection_in_every_mode() {
 /// served at the same time untouched.
 #[test]
 fn a_panic_does_not_disturb_concurrent_connections() {
-    for mode in [Mode::Threads, Mode::Pool] {
+    // Every mode that serves clients side by side.
+    for mode in Mode::ALL.into_iter().filter(|m| *m != Mode::Serial) {
         let server = start(config(mode, Framing::Length));
         let addr = server.local_addr();
         let mut calm = Client::greeted(addr, Framing::Length);

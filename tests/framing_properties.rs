@@ -5,8 +5,15 @@
 //! 1,000 cases by default (well under a second, so CI stays fast); set
 //! `PROPTEST_CASES=20000` for a longer local run.
 //!
+//! The properties drive a connection's [`Session`] (bytes in, handler
+//! calls out), with a handler recording each message it is given; a
+//! framing error is the session closing with
+//! `DisconnectReason::Protocol`. `Session::in_memory` fixes the limit at
+//! 64 KiB, so the properties run with other limits on the framing's
+//! decoder directly, until sessions can be given one (see `Reader`).
+//!
 //! Properties:
-//! - the decoder never panics, whatever the bytes, split and limit;
+//! - decoding never panics, whatever the bytes, split and limit;
 //! - reading a stream in any split yields the same messages (and fails or
 //!   not in the same way) as reading it whole, for every framing that
 //!   marks message ends; `raw` takes each read as one message by design,
@@ -15,14 +22,21 @@
 //!   an unfinished message holds stay bounded by the limit;
 //! - `line` and `length` decode what they encode.
 
+use std::sync::{Arc, Mutex};
+
 use proptest::prelude::*;
-use tcpmodes::{Decoder, Framing};
+// TODO(lead): `Decoder` only for limits other than `Session::in_memory`'s
+// 64 KiB; drop it once a session's limit can be set.
+use tcpmodes::{Action, Context, Decoder, DisconnectReason, Framing, Handler, Session, Step};
 
 /// Slack allowed above `max_message_bytes` for what a decoder holds of an
 /// unfinished message: headers, a length prefix, a `\r` waiting for its
 /// `\n`. Generous on purpose (a framing with text headers needs some); what
 /// matters is that it does not grow with the input.
 const HOLD_SLACK: usize = 64 * 1024;
+
+/// The limit of a [`Session::in_memory`].
+const SESSION_LIMIT: usize = 64 * 1024;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -31,45 +45,106 @@ fn cases() -> u32 {
         .unwrap_or(1000)
 }
 
-/// Everything a decoder produced from a stream: the messages, and whether
-/// it stopped on a framing error (and after how many messages).
+/// Every message it is given, in order; it never replies or closes.
+struct Recorder(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Handler for Recorder {
+    fn on_message(&mut self, message: &[u8], _ctx: &mut Context<'_>) -> Action {
+        self.0.lock().unwrap().push(message.to_vec());
+        Action::Continue
+    }
+}
+
+/// One connection's reading side: the bytes of each read in, messages out.
+enum Reader {
+    /// A session with a [`Recorder`]: what a connection runs.
+    Session(Session, Arc<Mutex<Vec<Vec<u8>>>>),
+    // TODO(lead): limits other than 64 KiB need `Session::in_memory` with a
+    // `max_message_bytes` of the test's choosing; until then, the decoder.
+    Decoder(Decoder),
+}
+
+impl Reader {
+    fn new(framing: Framing, max: usize) -> Reader {
+        if max == SESSION_LIMIT {
+            let messages = Arc::new(Mutex::new(Vec::new()));
+            let session = Session::in_memory(Recorder(messages.clone()), framing);
+            Reader::Session(session, messages)
+        } else {
+            Reader::Decoder(framing.decoder(max))
+        }
+    }
+
+    /// Feeds one read; returns the messages it completed, and whether the
+    /// framing broke (the connection would close).
+    fn read(&mut self, data: &[u8]) -> (Vec<Vec<u8>>, bool) {
+        match self {
+            Reader::Session(session, messages) => {
+                let step = session.receive(data);
+                let got = std::mem::take(&mut *messages.lock().unwrap());
+                match step {
+                    Step::Continue => (got, false),
+                    Step::Close(DisconnectReason::Protocol(_)) => (got, true),
+                    Step::Close(other) => panic!("closed for {other:?}, not a framing error"),
+                }
+            }
+            Reader::Decoder(d) => {
+                d.push(data);
+                let mut got = Vec::new();
+                loop {
+                    match d.next_message() {
+                        Ok(Some(m)) => got.push(m.to_vec()),
+                        Ok(None) => return (got, false),
+                        Err(_) => return (got, true),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes of an unfinished message held.
+    fn pending(&self) -> usize {
+        match self {
+            Reader::Session(session, _) => session.pending(),
+            Reader::Decoder(d) => d.pending(),
+        }
+    }
+}
+
+/// Everything a connection decoded from a stream: the messages, and
+/// whether it stopped on a framing error (and after how many messages).
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
     messages: Vec<Vec<u8>>,
     failed: bool,
 }
 
-/// Feeds `chunks` one push at a time, taking every message after each
-/// push, as the connection loop does; stops at the first error. Checks the
-/// memory bound after each push.
+/// Feeds `chunks` one read at a time, as the connection loop does; stops
+/// at the first framing error. Checks the size of every message and the
+/// memory bound after each read.
 fn decode(framing: Framing, max: usize, chunks: &[&[u8]]) -> Outcome {
-    let mut d: Decoder = framing.decoder(max);
+    let mut reader = Reader::new(framing, max);
     let mut messages = Vec::new();
     for chunk in chunks {
-        d.push(chunk);
-        loop {
-            match d.next_message() {
-                Ok(Some(m)) => {
-                    assert!(
-                        m.len() <= max,
-                        "{framing}: delivered {} bytes over max {max}",
-                        m.len()
-                    );
-                    messages.push(m.to_vec());
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    return Outcome {
-                        messages,
-                        failed: true,
-                    };
-                }
-            }
+        let (got, failed) = reader.read(chunk);
+        for m in &got {
+            assert!(
+                m.len() <= max,
+                "{framing}: delivered {} bytes over max {max}",
+                m.len()
+            );
+        }
+        messages.extend(got);
+        if failed {
+            return Outcome {
+                messages,
+                failed: true,
+            };
         }
         assert!(
-            d.pending() <= max + HOLD_SLACK,
+            reader.pending() <= max + HOLD_SLACK,
             "{framing}: holds {} bytes of an unfinished message, max {max}",
-            d.pending()
+            reader.pending()
         );
     }
     Outcome {
@@ -148,7 +223,8 @@ proptest! {
     fn any_split_yields_the_same_messages(
         data in stream(),
         cuts in proptest::collection::vec(any::<usize>(), 0..20),
-        max in prop_oneof![1usize..8, 8usize..100, Just(64 * 1024)],
+        // TODO(lead): limits below 64 KiB run on the decoder (see `Reader`).
+        max in prop_oneof![1usize..8, 8usize..100, Just(SESSION_LIMIT)],
     ) {
         for framing in Framing::ALL {
             let split_reads = split(&data, &cuts);
@@ -179,6 +255,7 @@ proptest! {
     fn line_and_length_decode_what_they_encode(
         msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 0..15),
         cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        // TODO(lead): these limits run on the decoder (see `Reader`).
         max in 0usize..60,
     ) {
         for framing in [Framing::Line, Framing::Length] {
@@ -213,6 +290,7 @@ proptest! {
     /// A message of exactly the limit is accepted, also when its `\r\n`
     /// or its body arrives in a later read; one byte more is refused.
     #[test]
+    // TODO(lead): these limits run on the decoder (see `Reader`).
     fn the_limit_is_exact_at_any_split(max in 1usize..40, cut in any::<usize>()) {
         for framing in [Framing::Line, Framing::Length] {
             let mut ok = Vec::new();
@@ -232,34 +310,30 @@ proptest! {
 }
 
 /// A line without end, or a huge length prefix, is refused while the
-/// decoder holds only about the limit, whatever arrives after.
+/// connection holds only about the limit, whatever arrives after.
 #[test]
 fn endless_input_is_refused_with_bounded_memory() {
-    let max = 64 * 1024;
+    let max = SESSION_LIMIT;
     for framing in Framing::ALL {
-        let mut d = framing.decoder(max);
+        let mut reader = Reader::new(framing, max);
         let chunk = vec![b'a'; framing.read_size(max)];
         let mut pushed = 0usize;
         let mut refused = false;
         // Up to 100 MB, the "line with no newline".
         while pushed < 100 << 20 {
-            d.push(&chunk);
+            let (_, failed) = reader.read(&chunk);
             pushed += chunk.len();
-            match d.next_message() {
-                Err(_) => {
-                    refused = true;
-                    break;
-                }
-                Ok(_) => while let Ok(Some(_)) = d.next_message() {},
+            if failed {
+                refused = true;
+                break;
             }
-            assert!(d.pending() <= max + HOLD_SLACK, "{framing}");
+            assert!(reader.pending() <= max + HOLD_SLACK, "{framing}");
         }
         if framing != Framing::Raw {
             assert!(refused, "{framing}: 100 MB without an end was accepted");
             assert!(pushed <= max + 2 * chunk.len(), "{framing}: refused late");
         }
     }
-    let mut d = Framing::Length.decoder(max);
-    d.push(&u32::MAX.to_be_bytes());
-    assert!(d.next_message().is_err(), "4 GB prefix accepted");
+    let (_, failed) = Reader::new(Framing::Length, max).read(&u32::MAX.to_be_bytes());
+    assert!(failed, "4 GB prefix accepted");
 }
