@@ -24,6 +24,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, Once};
 
+use crate::config::Config;
 use crate::framing::{Decoder, Framing};
 use crate::handler::{Action, ConnInfo, Context, DisconnectReason, Handler};
 use crate::sender::{Outbox, Sender};
@@ -83,12 +84,25 @@ impl Session {
     }
 
     /// A session with no socket behind it, for tests: the peer is
-    /// `127.0.0.1:0`, the limit 64 KiB, and what [`Sender`]s send is kept in
-    /// memory (see [`sent`](Session::sent)).
+    /// `127.0.0.1:0`, the message limit the default 64 KiB, and what
+    /// [`Sender`]s send is kept in memory (see [`sent`](Session::sent)).
     pub fn in_memory(handler: impl Handler, framing: Framing) -> Session {
+        Session::in_memory_with(handler, &Config::default().with_framing(framing))
+    }
+
+    /// [`in_memory`](Session::in_memory) with the framing and
+    /// `max_message_bytes` of `config`, to test a handler under the limits
+    /// it will really run with.
+    pub fn in_memory_with(handler: impl Handler, config: &Config) -> Session {
         let info = ConnInfo::new(0, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let memory = Arc::new(MemoryOutbox::default());
-        let mut session = Session::new(Box::new(handler), info, framing, 64 * 1024, memory.clone());
+        let mut session = Session::new(
+            Box::new(handler),
+            info,
+            config.framing,
+            config.max_message_bytes,
+            memory.clone(),
+        );
         session.memory = Some(memory);
         session
     }

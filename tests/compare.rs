@@ -1,17 +1,18 @@
 //! `tcpmodes compare` runs every mode in-process and reports each: the
 //! lesson's demonstration, checked end to end through the binary.
 
-mod support;
+mod common;
 
 use std::process::Command;
 
-use support::{PATIENCE, temp_dir, wait_bounded};
+use common::process::{bin_path, wait_bounded};
+use common::{PATIENCE, temp_dir};
 
 #[test]
 fn compare_runs_every_mode_and_serial_takes_longest() {
     let dir = temp_dir("compare");
     let plot = dir.join("modes.svg");
-    let mut child = Command::new(support::bin_path())
+    let mut child = Command::new(bin_path())
         .args([
             "compare",
             "--clients",

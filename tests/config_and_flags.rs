@@ -84,8 +84,8 @@ fn programs_of_their_own_do_not_read_the_binarys_config_toml() {
 fn config_from_toml_reports_the_winning_source() {
     let c = Config::from_toml("framing = \"length\"\n", "x.toml").unwrap();
     assert_eq!(c.framing, Framing::Length);
-    assert_eq!(c.origin("framing"), "x.toml:1");
-    assert_eq!(c.origin("mode"), "default");
+    assert_eq!(c.origin("framing"), Some("x.toml:1"));
+    assert_eq!(c.origin("mode"), None, "a default is blamed on nobody");
 }
 
 // ------------------------------------------------------------- mistakes

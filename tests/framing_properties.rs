@@ -8,9 +8,8 @@
 //! The properties drive a connection's [`Session`] (bytes in, handler
 //! calls out), with a handler recording each message it is given; a
 //! framing error is the session closing with
-//! `DisconnectReason::Protocol`. `Session::in_memory` fixes the limit at
-//! 64 KiB, so the properties run with other limits on the framing's
-//! decoder directly, until sessions can be given one (see `Reader`).
+//! `DisconnectReason::Protocol`. `Session::in_memory_with` gives each
+//! session the limit the property picks.
 //!
 //! Properties:
 //! - decoding never panics, whatever the bytes, split and limit;
@@ -25,9 +24,7 @@
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-// TODO(lead): `Decoder` only for limits other than `Session::in_memory`'s
-// 64 KiB; drop it once a session's limit can be set.
-use tcpmodes::{Action, Context, Decoder, DisconnectReason, Framing, Handler, Session, Step};
+use tcpmodes::{Action, Config, Context, DisconnectReason, Framing, Handler, Session, Step};
 
 /// Slack allowed above `max_message_bytes` for what a decoder holds of an
 /// unfinished message: headers, a length prefix, a `\r` waiting for its
@@ -55,59 +52,35 @@ impl Handler for Recorder {
     }
 }
 
-/// One connection's reading side: the bytes of each read in, messages out.
-enum Reader {
-    /// A session with a [`Recorder`]: what a connection runs.
-    Session(Session, Arc<Mutex<Vec<Vec<u8>>>>),
-    // TODO(lead): limits other than 64 KiB need `Session::in_memory` with a
-    // `max_message_bytes` of the test's choosing; until then, the decoder.
-    Decoder(Decoder),
-}
+/// One connection's reading side: a session with a [`Recorder`], what a
+/// connection runs; the bytes of each read in, messages out.
+struct Reader(Session, Arc<Mutex<Vec<Vec<u8>>>>);
 
 impl Reader {
     fn new(framing: Framing, max: usize) -> Reader {
-        if max == SESSION_LIMIT {
-            let messages = Arc::new(Mutex::new(Vec::new()));
-            let session = Session::in_memory(Recorder(messages.clone()), framing);
-            Reader::Session(session, messages)
-        } else {
-            Reader::Decoder(framing.decoder(max))
-        }
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let config = Config::default()
+            .with_framing(framing)
+            .with_max_message_bytes(max);
+        let session = Session::in_memory_with(Recorder(messages.clone()), &config);
+        Reader(session, messages)
     }
 
     /// Feeds one read; returns the messages it completed, and whether the
     /// framing broke (the connection would close).
     fn read(&mut self, data: &[u8]) -> (Vec<Vec<u8>>, bool) {
-        match self {
-            Reader::Session(session, messages) => {
-                let step = session.receive(data);
-                let got = std::mem::take(&mut *messages.lock().unwrap());
-                match step {
-                    Step::Continue => (got, false),
-                    Step::Close(DisconnectReason::Protocol(_)) => (got, true),
-                    Step::Close(other) => panic!("closed for {other:?}, not a framing error"),
-                }
-            }
-            Reader::Decoder(d) => {
-                d.push(data);
-                let mut got = Vec::new();
-                loop {
-                    match d.next_message() {
-                        Ok(Some(m)) => got.push(m.to_vec()),
-                        Ok(None) => return (got, false),
-                        Err(_) => return (got, true),
-                    }
-                }
-            }
+        let step = self.0.receive(data);
+        let got = std::mem::take(&mut *self.1.lock().unwrap());
+        match step {
+            Step::Continue => (got, false),
+            Step::Close(DisconnectReason::Protocol(_)) => (got, true),
+            Step::Close(other) => panic!("closed for {other:?}, not a framing error"),
         }
     }
 
     /// Bytes of an unfinished message held.
     fn pending(&self) -> usize {
-        match self {
-            Reader::Session(session, _) => session.pending(),
-            Reader::Decoder(d) => d.pending(),
-        }
+        self.0.pending()
     }
 }
 
@@ -223,7 +196,6 @@ proptest! {
     fn any_split_yields_the_same_messages(
         data in stream(),
         cuts in proptest::collection::vec(any::<usize>(), 0..20),
-        // TODO(lead): limits below 64 KiB run on the decoder (see `Reader`).
         max in prop_oneof![1usize..8, 8usize..100, Just(SESSION_LIMIT)],
     ) {
         for framing in Framing::ALL {
@@ -255,7 +227,6 @@ proptest! {
     fn line_and_length_decode_what_they_encode(
         msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 0..15),
         cuts in proptest::collection::vec(any::<usize>(), 0..20),
-        // TODO(lead): these limits run on the decoder (see `Reader`).
         max in 0usize..60,
     ) {
         for framing in [Framing::Line, Framing::Length] {
@@ -290,7 +261,6 @@ proptest! {
     /// A message of exactly the limit is accepted, also when its `\r\n`
     /// or its body arrives in a later read; one byte more is refused.
     #[test]
-    // TODO(lead): these limits run on the decoder (see `Reader`).
     fn the_limit_is_exact_at_any_split(max in 1usize..40, cut in any::<usize>()) {
         for framing in [Framing::Line, Framing::Length] {
             let mut ok = Vec::new();
