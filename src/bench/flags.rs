@@ -137,6 +137,13 @@ pub struct BenchArgs {
     /// Never draw the progress line, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Record who was served when into [`BenchReport::timeline`]
+    /// (`compare --timeline` sets it; not a flag of `bench`).
+    ///
+    /// [`BenchReport::timeline`]: super::BenchReport::timeline
+    #[arg(skip)]
+    pub timeline: bool,
 }
 
 impl BenchArgs {
@@ -152,6 +159,7 @@ impl BenchArgs {
             allow_errors: false,
             threads: None,
             no_progress: false,
+            timeline: false,
         }
     }
 }

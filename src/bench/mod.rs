@@ -62,6 +62,6 @@ pub use error::BenchError;
 pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};
 pub use plot::{PlotError, plot_svg};
 pub use render::{render, render_comparison};
-pub use report::{BenchReport, LatencySummary, SCHEMA_VERSION};
+pub use report::{BenchReport, ClientTimeline, ConnectionSpan, LatencySummary, SCHEMA_VERSION};
 pub use run::{main_bench, run_bench};
 pub use tally::ErrorCounts;

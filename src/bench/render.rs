@@ -476,6 +476,11 @@ mod tests {
                 max: 50,
                 mean: 12.345,
             },
+            clients_unanswered: 0,
+            wait_us: LatencySummary::default(),
+            unanswered: 0,
+            rate: None,
+            timeline: Vec::new(),
         }
     }
 

@@ -132,4 +132,52 @@ pub struct BenchReport {
     pub conns_per_sec: f64,
     /// Latency of the successful attempts.
     pub latency_us: LatencySummary,
+    /// Clients never served during the run: no greeting (or, for a protocol
+    /// without one, no first reply) by its end. A closed-loop client that
+    /// is never served sends nothing, so without this count its waiting
+    /// would vanish from every other figure.
+    #[serde(default)]
+    pub clients_unanswered: u64,
+    /// Each client's wait for service, in microseconds: from the start of
+    /// its connect to the first byte of service (the whole greeting, or the
+    /// first reply when there is no greeting). A client never served counts
+    /// as waiting until the run's end. With `--churn`, one sample per
+    /// connection.
+    #[serde(default)]
+    pub wait_us: LatencySummary,
+    /// Requests still unanswered when the run ended (a client never served,
+    /// or stuck): counted here whatever `--timeout-ms` says.
+    #[serde(default)]
+    pub unanswered: u64,
+    /// `--rate`: the open-loop request rate asked for (all clients
+    /// together), or `null` for a closed loop.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Who was served when, one entry per client, when the run was asked to
+    /// record it (`compare --timeline`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<ClientTimeline>,
+}
+
+/// One client's life in a run, for timelines: each of its connections,
+/// from connect to service to close. Times are seconds from the start of
+/// the run (the warm-up included).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientTimeline {
+    /// The client's number, from 0.
+    pub client: usize,
+    /// Its connections, in order (one for a persistent client).
+    pub connections: Vec<ConnectionSpan>,
+}
+
+/// One connection of a [`ClientTimeline`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSpan {
+    /// When the client started to connect.
+    pub connect_s: f64,
+    /// When service began (greeting or first reply received), or `null` if
+    /// it never did: the client waited from `connect_s` to `end_s`.
+    pub served_s: Option<f64>,
+    /// When the connection closed, or the run ended.
+    pub end_s: f64,
 }

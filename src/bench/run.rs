@@ -122,6 +122,11 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         msgs_per_sec: rate(total.ok),
         conns_per_sec: rate(total.connections),
         latency_us: LatencySummary::from_histogram(&total.latency),
+        clients_unanswered: 0,
+        wait_us: LatencySummary::default(),
+        unanswered: 0,
+        rate: None,
+        timeline: Vec::new(),
     })
 }
 
