@@ -42,6 +42,18 @@ fn start_bin(mode: Mode, framing: Framing, extra: &[&str]) -> Process {
 }
 
 /// The summary line the binary prints at exit.
+/// Stops `server` with SIGTERM, checks it exits 0 (`what` names the case
+/// in the message), and returns its summary line and its logs.
+fn stop_cleanly(server: Process, what: &str) -> (String, String) {
+    let Exit {
+        code,
+        stdout,
+        stderr,
+    } = server.stop("TERM");
+    assert_eq!(code, Some(0), "{what}: {stderr}");
+    (summary_line(&stdout), stderr)
+}
+
 fn summary_line(stdout: &str) -> String {
     stdout
         .lines()
@@ -201,13 +213,7 @@ fn out_of_descriptors_backs_off_and_recovers() {
         }
         drop(clients);
         Client::greeted(addr, Framing::Line).echo(b"a new client");
-        let Exit {
-            code,
-            stdout: out,
-            stderr: err,
-        } = server.stop("TERM");
-        assert_eq!(code, Some(0), "{mode}: {err}");
-        let summary = summary_line(&out);
+        let (summary, err) = stop_cleanly(server, &mode.to_string());
         assert!(
             summary.starts_with("Served 41 connections"),
             "{mode}: {summary}"
@@ -273,19 +279,13 @@ fn thread_start_failure_closes_that_client_only() {
         thread::sleep(Duration::from_millis(20));
     }
     assert!(served, "no thread for a client once the first left");
-    let Exit {
-        code,
-        stdout: out,
-        stderr: err,
-    } = server.stop("TERM");
-    assert_eq!(code, Some(0), "{err}");
+    let (summary, err) = stop_cleanly(server, "");
     assert!(
         err.contains(&format!(
             "Cannot start a thread for the connection from {who}"
         )),
         "{err}"
     );
-    let summary = summary_line(&out);
     assert!(
         !summary.contains(" 0 errors") && summary.ends_with(" 0 cut at shutdown"),
         "{summary}"
@@ -359,13 +359,7 @@ fn two_thousand_concurrent_clients_in_threads_mode() {
     let took = started.elapsed();
     drop(clients);
     Client::greeted(addr, Framing::Line).echo(b"after");
-    let Exit {
-        code,
-        stdout: out,
-        stderr: err,
-    } = server.stop("TERM");
-    assert_eq!(code, Some(0), "{err}");
-    let summary = summary_line(&out);
+    let (summary, _) = stop_cleanly(server, "");
     assert!(summary.starts_with("Served 2002 connections"), "{summary}");
     assert!(summary.contains(" 0 errors"), "{summary}");
     let per_conn = (rss_busy.max(rss_held) - rss_idle) as f64 / N as f64;
@@ -391,12 +385,6 @@ fn stop_with_hostile_clients_connected_exits_cleanly() {
         held.send_raw(b"half a line");
         let mut deaf = TcpStream::connect(server.addr).unwrap();
         deaf.write_all(&vec![b'q'; 4096]).unwrap();
-        let Exit {
-            code,
-            stdout: out,
-            stderr: err,
-        } = server.stop("TERM");
-        assert_eq!(code, Some(0), "{mode}: {err}");
-        summary_line(&out);
+        stop_cleanly(server, &mode.to_string());
     }
 }

@@ -102,15 +102,7 @@ impl Process {
     /// Starts `cmd` and waits (bounded) for its `Listening on` line. Unless
     /// `cmd` says where, it runs in an empty directory of its own.
     pub fn start(mut cmd: Command) -> Process {
-        let own_dir = run_in_own_dir(&mut cmd);
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        let stdout = Output::drain(child.stdout.take().expect("stdout"));
-        let stderr = Output::drain(child.stderr.take().expect("stderr"));
+        let (mut child, stdout, stderr, own_dir) = spawn_drained(&mut cmd);
         let deadline = Instant::now() + PATIENCE;
         let banner = loop {
             if let Some((line, _)) = stdout.text().split_once('\n') {
@@ -283,15 +275,7 @@ fn proc_status_field(pid: u32, field: &str) -> u64 {
 /// drained; in an empty directory of its own unless `cmd` says where.
 /// Fails the test if it runs past [`PATIENCE`] (it is killed).
 pub fn run_to_exit(mut cmd: Command) -> Exit {
-    let own_dir = run_in_own_dir(&mut cmd);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let stdout = Output::drain(child.stdout.take().expect("stdout"));
-    let stderr = Output::drain(child.stderr.take().expect("stderr"));
+    let (mut child, stdout, stderr, own_dir) = spawn_drained(&mut cmd);
     let Some(status) = wait_bounded(&mut child) else {
         panic!("{cmd:?} did not exit within {PATIENCE:?}");
     };
@@ -305,6 +289,22 @@ pub fn run_to_exit(mut cmd: Command) -> Exit {
         stdout: stdout.text(),
         stderr: stderr.text(),
     }
+}
+
+/// Starts `cmd` with no stdin and its output drained in the background;
+/// in an empty directory of its own (returned, for removal) unless `cmd`
+/// says where.
+fn spawn_drained(cmd: &mut Command) -> (Child, Output, Output, Option<PathBuf>) {
+    let own_dir = run_in_own_dir(cmd);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let stdout = Output::drain(child.stdout.take().expect("stdout"));
+    let stderr = Output::drain(child.stderr.take().expect("stderr"));
+    (child, stdout, stderr, own_dir)
 }
 
 /// Waits for `child` to exit, at most [`PATIENCE`]; kills it past that and
