@@ -36,7 +36,9 @@
 
 use std::process::ExitCode;
 
-use tcpmodes::{Action, Config, ConnInfo, Context, DisconnectReason, Framing, Group, Handler};
+use tcpmodes::{
+    Action, Config, ConnInfo, Context, DisconnectReason, Framing, Group, Handler, Program,
+};
 
 /// Longest name accepted by `NICK`.
 const MAX_NAME: usize = 24;
@@ -123,9 +125,12 @@ fn valid_name(name: &str) -> Option<&str> {
 
 fn main() -> ExitCode {
     let room = Group::new();
-    let defaults = Config::default().with_framing(Framing::Line);
-    tcpmodes::run_cli_with(defaults, move || Chat {
-        room: room.clone(),
-        name: String::new(),
-    })
+    Program::new("chat")
+        .about("A chat room: every line goes to every other client")
+        .version(env!("CARGO_PKG_VERSION"))
+        .defaults(Config::default().with_framing(Framing::Line))
+        .run(move || Chat {
+            room: room.clone(),
+            name: String::new(),
+        })
 }

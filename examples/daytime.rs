@@ -21,7 +21,7 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tcpmodes::{Action, Context, Handler};
+use tcpmodes::{Action, Context, Handler, Program};
 
 /// Holds nothing: the time is read when a client connects.
 #[derive(Default)]
@@ -46,5 +46,8 @@ impl Handler for Daytime {
 }
 
 fn main() -> ExitCode {
-    tcpmodes::run_cli(Daytime::default)
+    Program::new("daytime")
+        .about("RFC 867 Daytime: send the time as one line, then close")
+        .version(env!("CARGO_PKG_VERSION"))
+        .run(Daytime::default)
 }

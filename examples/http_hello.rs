@@ -31,7 +31,7 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tcpmodes::{Action, Config, Context, Framing, Handler};
+use tcpmodes::{Action, Config, Context, Framing, Handler, Program};
 
 const BODY: &str = "Hello, world!\n";
 
@@ -109,6 +109,9 @@ impl Handler for Hello {
 }
 
 fn main() -> ExitCode {
-    let defaults = Config::default().with_framing(Framing::Http);
-    tcpmodes::run_cli_with(defaults, Hello::default)
+    Program::new("http_hello")
+        .about("A minimal HTTP/1.1 server: every GET answers Hello, world!")
+        .version(env!("CARGO_PKG_VERSION"))
+        .defaults(Config::default().with_framing(Framing::Http))
+        .run(Hello::default)
 }

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use tcpmodes::{Action, Config, Context, Framing, Handler};
+use tcpmodes::{Action, Config, Context, Framing, Handler, Program};
 
 /// Most keys the store holds, so clients cannot fill the server's memory
 /// without bound (each value is also bounded, by `max_message_bytes`).
@@ -114,10 +114,15 @@ impl Kv {
 
 fn main() -> ExitCode {
     let store = Store::default();
-    let defaults = Config::default().with_framing(Framing::Line);
     // The factory runs once per connection; each handler gets a clone of the
     // same `Arc`, which is how connections share the store.
-    tcpmodes::run_cli_with(defaults, move || Kv {
-        store: store.clone(),
-    })
+    Program::new("kv")
+        .about(
+            "A key-value store over a line protocol (SET, GET, DEL, QUIT), shared by every client",
+        )
+        .version(env!("CARGO_PKG_VERSION"))
+        .defaults(Config::default().with_framing(Framing::Line))
+        .run(move || Kv {
+            store: store.clone(),
+        })
 }

@@ -60,7 +60,7 @@ mod settings;
 mod shutdown;
 
 #[cfg(feature = "cli")]
-pub use cli::{run_builtin, run_cli, run_cli_with};
+pub use cli::{Program, run_builtin, run_cli, run_cli_with};
 pub use config::Config;
 pub use echo::EchoHandler;
 pub use error::{ConfigError, Error};

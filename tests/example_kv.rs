@@ -72,3 +72,42 @@ fn bad_commands_get_one_clear_error_line_and_the_connection_goes_on() {
     l.close();
     server.stop_ok();
 }
+
+/// A program built on tcpmodes presents itself, not tcpmodes: its name,
+/// description and version; the echo-only settings are hidden from its
+/// help and refused as flags with one line.
+#[test]
+fn kv_is_its_own_program() {
+    use common::process::{Exit, example_bin, run_to_exit};
+    use std::process::Command;
+
+    let help = run_to_exit({
+        let mut c = Command::new(example_bin("kv"));
+        c.arg("--help");
+        c
+    });
+    assert_eq!(help.code, Some(0), "{}", help.stderr);
+    assert!(help.stdout.starts_with("A key-value store"), "{}", help.stdout);
+    assert!(help.stdout.contains("Usage: kv "), "{}", help.stdout);
+    assert!(!help.stdout.contains("tcpmodes"), "{}", help.stdout);
+    assert!(!help.stdout.contains("--delay-ms"), "{}", help.stdout);
+    assert!(!help.stdout.contains("--handler"), "{}", help.stdout);
+
+    let version = run_to_exit({
+        let mut c = Command::new(example_bin("kv"));
+        c.arg("--version");
+        c
+    });
+    assert_eq!(version.stdout.trim(), format!("kv {}", env!("CARGO_PKG_VERSION")));
+
+    let Exit { code, stderr, .. } = run_to_exit({
+        let mut c = Command::new(example_bin("kv"));
+        c.args(["--delay-ms", "1000"]);
+        c
+    });
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stderr.trim(),
+        "error: --delay-ms: kv does not take this setting: only the built-in echo handler pauses"
+    );
+}

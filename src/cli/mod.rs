@@ -4,6 +4,9 @@
 //! every flag, logging, Ctrl+C) from one line of `main`, so an example
 //! protocol is as easy to run in every mode as the built-in echo.
 
+mod logging;
+mod program;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +18,8 @@ use crate::error::{ConfigError, Error};
 use crate::handler::{Handler, HandlerFactory};
 use crate::mode::Mode;
 use crate::server::Server;
+pub use program::Program;
+use program::Served;
 
 /// tcpmodes: one protocol handler, served one client at a time, a thread per
 /// client, or from a thread pool. With no subcommand it serves.
@@ -29,10 +34,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Load-test a running echo server (any framing) and report msgs/s,
-    /// latency percentiles and errors.
+    /// Load-test a running server and report msgs/s, wait and latency
+    /// percentiles, and errors.
     Bench(crate::bench::BenchArgs),
-    /// Run the same benchmark against each mode, in-process, side by side.
+    /// Run the same benchmark against each mode of this server, in-process,
+    /// side by side.
     Compare(crate::bench::CompareArgs),
 }
 
@@ -97,14 +103,15 @@ fn builtin_factory(config: &Config) -> Result<Box<HandlerFactory>, ConfigError> 
 /// The `tcpmodes` program itself (its `main` is this one call): serves the
 /// built-in handler the settings name, reading `./config.toml` when present.
 pub fn run_builtin() -> ExitCode {
-    run(Cli::parse(), None, &Config::default())
+    Program::tcpmodes().run_served(Served::Builtin)
 }
 
 /// A whole server program for your handler: parses the command line, reads
 /// the config file given with `--config`, sets up logging and Ctrl+C,
-/// serves in the chosen mode, prints the summary at exit. (Only the
-/// `tcpmodes` binary also reads `./config.toml` unasked: that file is
-/// written for it.) `main` is one line:
+/// serves in the chosen mode, prints the summary at exit; its `compare`
+/// subcommand compares the modes on *your* handler. (Only the `tcpmodes`
+/// binary also reads `./config.toml` unasked: that file is written for
+/// it.) `main` is one line:
 ///
 /// ```no_run
 /// # use tcpmodes::{Action, Context, Handler};
@@ -117,14 +124,15 @@ pub fn run_builtin() -> ExitCode {
 /// }
 /// ```
 ///
-/// The `handler` setting is ignored (a warning says so when it is set): the
-/// program serves the handler it was built with.
+/// The program is named after its executable; [`Program`] also gives it a
+/// description and a version for `--help`. The echo-only settings
+/// (`handler`, `delay_ms`) are hidden from its help and refused as flags.
 pub fn run_cli<H, F>(factory: F) -> ExitCode
 where
     H: Handler,
     F: Fn() -> H + Send + Sync + 'static,
 {
-    run_cli_with(Config::default(), factory)
+    Program::from_executable().run(factory)
 }
 
 /// [`run_cli`] for a protocol that needs other defaults than the lesson's,
@@ -150,46 +158,35 @@ where
     H: Handler,
     F: Fn() -> H + Send + Sync + 'static,
 {
-    run(
-        Cli::parse(),
-        Some(Box::new(move || Box::new(factory()))),
-        &defaults,
-    )
+    Program::from_executable().defaults(defaults).run(factory)
 }
 
-fn run(cli: Cli, custom: Option<Box<HandlerFactory>>, defaults: &Config) -> ExitCode {
+/// Serves after the command line is parsed; `program` says who we are.
+fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
     // compare runs servers in this process: their per-connection lines
     // would bury the table, so it logs warnings only unless -v is given.
     let quieter = u8::from(matches!(cli.command, Some(Command::Compare(_))));
-    init_logging(cli.serve.verbose, cli.serve.quiet + quieter);
+    logging::init(cli.serve.verbose, cli.serve.quiet + quieter);
     match cli.command {
         Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
         Some(Command::Compare(args)) => return crate::bench::main_compare(&args),
         None => {}
     }
-    let (config, file) = match cli.serve.to_config_over(defaults, custom.is_none()) {
+    let builtin = matches!(served, Served::Builtin);
+    let (config, file) = match cli.serve.to_config_over(&program.defaults, builtin) {
         Ok(c) => c,
         Err(e) => return fail(&e, 2),
     };
-    let program = std::env::args()
-        .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "custom".into());
-    let (factory, handler_name) = match custom {
-        Some(f) => {
-            if let Some(origin) = config.origin("handler") {
-                log::warn!(
-                    "{origin}: handler = `{}` ignored: this program serves its own handler",
-                    config.handler
-                );
+    let (factory, handler_name) = match served {
+        Served::Custom(f) => {
+            if let Err(e) = program.check_echo_only(&config) {
+                return fail(&e, 2);
             }
-            (f, program)
+            let shared = f.clone();
+            let factory: Box<HandlerFactory> = Box::new(move || shared());
+            (factory, program.name.clone())
         }
-        None => match builtin_factory(&config) {
+        Served::Builtin => match builtin_factory(&config) {
             Ok(f) => (f, config.handler.clone()),
             Err(e) => return fail(&e, 2),
         },
@@ -230,31 +227,4 @@ fn with_flag_hint(e: Error) -> String {
 fn fail(e: &dyn std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(code)
-}
-
-/// Log lines read like the lesson's prints: the message alone for normal
-/// events, a `warning:` or `error:` prefix for problems. `-v`/`-q` move the
-/// level; `RUST_LOG` overrides both.
-fn init_logging(verbose: u8, quiet: u8) {
-    use std::io::Write;
-    let level = match (verbose, quiet) {
-        (0, 0) => "info",
-        (1, _) => "debug",
-        (v, _) if v >= 2 => "trace",
-        (_, 1) => "warn",
-        _ => "error",
-    };
-    let env = env_logger::Env::default().default_filter_or(format!("tcpmodes={level},warn"));
-    let _ = env_logger::Builder::from_env(env)
-        .format(|buf, record| {
-            let prefix = match record.level() {
-                log::Level::Error => "error: ",
-                log::Level::Warn => "warning: ",
-                log::Level::Info => "",
-                log::Level::Debug => "debug: ",
-                log::Level::Trace => "trace: ",
-            };
-            writeln!(buf, "{prefix}{}", record.args())
-        })
-        .try_init();
 }
