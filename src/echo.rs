@@ -3,9 +3,12 @@
 //! The lesson's `server.py` greets with `Welcome!`, sleeps a second before
 //! each answer (so a class can watch a second client wait), answers
 //! `Received <message>;`, and closes on `exit`. This handler does the same,
-//! with the sleep made a setting (`delay_ms`, 0 by default) and one fix: bytes
-//! that are not UTF-8 are echoed as they are, where the Python server dies on
-//! `decode('utf-8')`.
+//! with the sleep made a setting (`delay_ms`, 0 by default) and two fixes:
+//! bytes that are not UTF-8 are echoed as they are, where the Python server
+//! dies on `decode('utf-8')`; and `exit` followed by a line ending (what
+//! `nc` sends when you type `exit` and press Enter) closes too, where the
+//! lesson's server compares the whole read with `exit` and so never closes
+//! for `nc`.
 
 use std::thread;
 use std::time::Duration;
@@ -18,6 +21,18 @@ pub(crate) const GREETING: &[u8] = b"Welcome!";
 
 /// The message that closes the connection.
 pub(crate) const EXIT: &[u8] = b"exit";
+
+/// Whether `message` asks to close: `exit` exactly, as the lesson's client
+/// sends it, or followed by one line ending, as `nc` and `telnet` send it
+/// in the raw framing (which keeps line endings); otherwise a learner
+/// typing `exit` would wait for the read timeout.
+fn is_exit(message: &[u8]) -> bool {
+    let line = message
+        .strip_suffix(b"\n")
+        .map(|m| m.strip_suffix(b"\r").unwrap_or(m))
+        .unwrap_or(message);
+    line == EXIT
+}
 
 /// Appends the answer to `message` (`Received <message>;`) to `out`.
 pub(crate) fn answer(message: &[u8], out: &mut Vec<u8>) {
@@ -51,7 +66,7 @@ impl Handler for EchoHandler {
         if !self.delay.is_zero() {
             thread::sleep(self.delay);
         }
-        if message == EXIT {
+        if is_exit(message) {
             return Action::Close;
         }
         let mut reply = Vec::new();
@@ -92,6 +107,27 @@ mod tests {
         let mut want = Vec::new();
         Framing::Length.encode(b"Received \xff\xfe;", &mut want);
         assert_eq!(s.take_output(), want);
+    }
+
+    #[test]
+    fn exit_typed_in_nc_closes_in_raw_framing() {
+        for typed in [&b"exit\n"[..], b"exit\r\n", b"exit"] {
+            let mut s = Session::in_memory(EchoHandler::default(), Framing::Raw);
+            s.start();
+            s.take_output();
+            assert_eq!(
+                s.receive(typed),
+                Step::Close(crate::DisconnectReason::Exit),
+                "{typed:?}"
+            );
+            assert!(s.take_output().is_empty());
+        }
+        let mut s = Session::in_memory(EchoHandler::default(), Framing::Raw);
+        s.start();
+        s.take_output();
+        for not_exit in [&b"exit\n\n"[..], b"exit now\n", b" exit\n", b"exit\r"] {
+            assert_eq!(s.receive(not_exit), Step::Continue, "{not_exit:?}");
+        }
     }
 
     #[test]

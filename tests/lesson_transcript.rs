@@ -38,6 +38,25 @@ fn lesson_transcript_byte_for_byte_in_every_mode() {
     }
 }
 
+/// `nc` sends the line ending the user typed: in the raw framing `exit\n`
+/// and `exit\r\n` (telnet) close too, so nobody hangs until the read
+/// timeout.
+#[test]
+fn exit_typed_in_nc_closes_in_every_mode() {
+    for mode in Mode::ALL {
+        for typed in [&b"exit\n"[..], b"exit\r\n"] {
+            let server = echo_server(mode, |_| {});
+            let mut c = Client::connect(server.local_addr(), Framing::Raw);
+            c.expect(b"Welcome!");
+            c.send_raw(b"hello\n");
+            c.expect(b"Received hello\n;");
+            c.send_raw(typed);
+            assert!(c.closed(), "{mode}: {typed:?} must close");
+            server.stop();
+        }
+    }
+}
+
 #[test]
 fn every_framing_in_every_mode() {
     for (mode, workers) in all_setups() {
