@@ -126,3 +126,58 @@ fn threads_at_max_connections_make_the_next_client_wait_not_fail() {
     assert!(t.at("B greeted") > t.at("A leaves"));
     server.stop();
 }
+
+/// `-v` narrates each client's life with a clock, so a class can read the
+/// waiting in the server's log: in serial mode client #2 is taken from the
+/// backlog only once client #1 is done; with threads, before.
+#[test]
+fn verbose_log_narrates_who_waited_in_every_mode() {
+    use common::process::Process;
+    for mode in Mode::ALL {
+        let server = Process::bin(&["-v", "--mode", mode.name(), "--workers", "2"]);
+        let mut first = server.connect(Framing::Raw);
+        first.expect(b"Welcome!");
+        let mut second = server.connect(Framing::Raw);
+        if mode == Mode::Serial {
+            assert!(second.waits(), "serial: the second client waits");
+        } else {
+            second.expect(b"Welcome!");
+        }
+        first.echo(b"one");
+        first.send(b"exit");
+        assert!(first.closed());
+        if mode == Mode::Serial {
+            second.expect(b"Welcome!");
+        }
+        second.echo(b"two");
+        second.send(b"exit");
+        assert!(second.closed());
+        let err = server.stop_ok().stderr;
+        let line = |needle: &str| {
+            err.lines()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{mode}: no line with {needle:?} in:\n{err}"))
+        };
+        for l in err.lines().filter(|l| l.contains("Client #")) {
+            let stamp = l.strip_prefix('[').and_then(|r| r.split_once("s] "));
+            assert!(stamp.is_some(), "{mode}: no clock on {l:?}");
+        }
+        assert!(
+            line("Client #1 (") < line("served by thread"),
+            "{mode}: {err}"
+        );
+        let one_done = err
+            .lines()
+            .position(|l| l.contains("Client #1 (") && l.contains("done: exit after"))
+            .unwrap_or_else(|| panic!("{mode}: client #1 never done:\n{err}"));
+        let two_taken = line("Client #2 (");
+        if mode == Mode::Serial {
+            assert!(
+                two_taken > one_done,
+                "{mode}: #2 taken before #1 left:\n{err}"
+            );
+        } else {
+            assert!(two_taken < one_done, "{mode}: #2 not taken at once:\n{err}");
+        }
+    }
+}

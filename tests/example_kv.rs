@@ -87,7 +87,11 @@ fn kv_is_its_own_program() {
         c
     });
     assert_eq!(help.code, Some(0), "{}", help.stderr);
-    assert!(help.stdout.starts_with("A key-value store"), "{}", help.stdout);
+    assert!(
+        help.stdout.starts_with("A key-value store"),
+        "{}",
+        help.stdout
+    );
     assert!(help.stdout.contains("Usage: kv "), "{}", help.stdout);
     assert!(!help.stdout.contains("tcpmodes"), "{}", help.stdout);
     assert!(!help.stdout.contains("--delay-ms"), "{}", help.stdout);
@@ -98,7 +102,10 @@ fn kv_is_its_own_program() {
         c.arg("--version");
         c
     });
-    assert_eq!(version.stdout.trim(), format!("kv {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        version.stdout.trim(),
+        format!("kv {}", env!("CARGO_PKG_VERSION"))
+    );
 
     let Exit { code, stderr, .. } = run_to_exit({
         let mut c = Command::new(example_bin("kv"));

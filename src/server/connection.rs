@@ -19,7 +19,11 @@ use crate::session::{Session, Step, catch_handler_panic};
 
 /// Serves `conn` to the end on the calling thread.
 pub(crate) fn serve(server: &ServerState, conn: Accepted) {
-    let Accepted { info, socket } = conn;
+    let Accepted {
+        info,
+        socket,
+        accepted_at,
+    } = conn;
     socket.started.store(true, SeqCst);
     if server.shutdown.is_triggered() {
         // Accepted, then left waiting for a thread until shutdown came.
@@ -28,6 +32,13 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         return;
     }
     log::info!("Accept new connection from {}...", info.peer);
+    log::debug!(
+        "Client #{} ({}) served by thread {}, {:.3} s after it was taken from the backlog.",
+        info.id,
+        info.peer,
+        std::thread::current().name().unwrap_or("?"),
+        accepted_at.elapsed().as_secs_f64()
+    );
     server.stats.served.fetch_add(1, Relaxed);
 
     let config = &server.config;
@@ -57,6 +68,14 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
     );
     let (reason, timed_out) = drive(server, &socket, &mut session);
     session.end(&reason);
+    log::debug!(
+        "Client #{} ({}) done: {} after {:.3} s, {} messages.",
+        info.id,
+        info.peer,
+        reason,
+        accepted_at.elapsed().as_secs_f64(),
+        session.messages()
+    );
     server.stats.ended(&reason);
     match &reason {
         DisconnectReason::ClientClosed | DisconnectReason::Exit => {
@@ -171,6 +190,10 @@ fn drive(
             counts.add_messages(decoded);
             last_message = Instant::now();
         }
+        log::trace!(
+            "Client #{}: read {n} bytes, {decoded} complete messages.",
+            session.info().id
+        );
     }
 }
 
@@ -237,7 +260,7 @@ fn io_reason(e: &io::Error) -> DisconnectReason {
 /// Tells a client the server cannot take it now, and closes: pool mode's
 /// answer when `queue_limit` connections already wait.
 pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
-    let Accepted { info, socket } = conn;
+    let Accepted { info, socket, .. } = conn;
     socket.started.store(true, SeqCst);
     let _ = socket
         .stream

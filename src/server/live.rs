@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown as Both, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::stats::Stats;
 use crate::config::Config;
@@ -70,6 +70,9 @@ impl Outbox for ConnSocket {
 pub(crate) struct Accepted {
     pub info: ConnInfo,
     pub socket: Arc<ConnSocket>,
+    /// When it was taken from the backlog: `-v` logs how long it then
+    /// waited for a thread, and how long it lived.
+    pub accepted_at: Instant,
 }
 
 /// Every connection accepted and not yet finished, so shutdown can reach
@@ -89,7 +92,11 @@ impl LiveConnections {
     pub fn add(&self, info: ConnInfo, stream: TcpStream) -> Accepted {
         let socket = Arc::new(ConnSocket::new(stream));
         self.live().insert(info.id, socket.clone());
-        Accepted { info, socket }
+        Accepted {
+            info,
+            socket,
+            accepted_at: Instant::now(),
+        }
     }
 
     /// Closes a connection and forgets it: every way a connection ends

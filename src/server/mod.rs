@@ -156,6 +156,7 @@ impl Server {
             };
             shared.stats.accepted.fetch_add(1, Relaxed);
             let info = ConnInfo::new(next_id.fetch_add(1, Relaxed), peer);
+            log::debug!("Client #{} ({peer}) taken from the backlog.", info.id);
             driver.dispatch(shared.conns.add(info, stream));
         }
         drop(listener);

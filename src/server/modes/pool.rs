@@ -64,8 +64,9 @@ impl Driver for Pool {
                 return;
             }
             log::info!(
-                "Connection from {} waits: all {workers} workers busy ({} ahead in the queue).",
+                "Connection from {} (client #{}) waits: all {workers} workers busy ({} ahead in the queue).",
                 conn.info.peer,
+                conn.info.id,
                 queued
             );
         }

@@ -45,6 +45,11 @@ impl Driver for Threads {
     fn ready(&mut self) -> bool {
         let max = self.server.config.max_connections;
         let busy = self.slots.busy.lock().unwrap_or_else(|e| e.into_inner());
+        if *busy >= max {
+            log::debug!(
+                "All {max} connections in use (max_connections): new clients wait in the backlog."
+            );
+        }
         let _busy = self
             .slots
             .freed
