@@ -151,13 +151,6 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| time_cell(&r.wait_us, |s| s.max),
     },
     Column {
-        header: "unanswered",
-        right: true,
-        shown: always,
-        width: |_| 0,
-        cell: |_, r| r.unanswered.to_string(),
-    },
-    Column {
         header: "sent",
         right: true,
         shown: always,

@@ -5,9 +5,8 @@
 //! `--protocol daytime`, one that sends a line and closes), checks every
 //! reply byte for byte, and reports throughput, latency percentiles and
 //! errors by kind ([`BenchReport`]: its JSON is the interface for scripts).
-//! `compare` starts an in-process server per mode (echo, or a program's own
-//! handler) and benches each with the same load, showing first how many
-//! clients each mode served at all and how long the others waited.
+//! `compare` starts an in-process echo server per mode and benches each
+//! with the same load.
 //!
 //! Data flows one way, as in oha:
 //!
@@ -20,7 +19,7 @@
 //! and the files import each other without cycles: flags and plan know
 //! nothing of the clients; both clients check replies through `check` and
 //! count through `tally`; the report is data that knows nothing of the
-//! clients or of who renders it; render, plot and timeline read reports. Only `run`
+//! clients or of who renders it; render and plot read reports. Only `run`
 //! and `compare` see every stage.
 //!
 //! | file | holds |
@@ -34,16 +33,24 @@
 //! | `event_client.rs` | many clients per thread on a mio event loop |
 //! | `blocking_client.rs` | one persistent client alone on its thread, blocking sockets |
 //! | `report.rs` | [`BenchReport`], [`LatencySummary`], [`SCHEMA_VERSION`]: data only |
-//! | `render.rs` | table, JSON and CSV, from one list of columns; a comparison streamed row by row |
-//! | `compare_table.rs` | compare's table: served, wait, throughput, latency first |
-//! | `units.rs` | times scaled to µs, ms or s; axis ticks with distinct labels |
-//! | `caption.rs` | the run's parameters in one line, for every picture and table |
-//! | `picture.rs` | SVG or PNG by extension, paths checked before a run, the embedded font |
-//! | `plot.rs` | the chart of `compare --plot`: throughput, wait, latency, `answered k/n` |
-//! | `timeline.rs` | `compare --timeline`: who was served when, as ASCII rows |
-//! | `timeline_plot.rs` | `compare --timeline-svg`: the same as a picture |
+//! | `render.rs` | table, JSON and CSV, from one list of columns |
+//! | `plot.rs` | the SVG chart of `compare --plot` |
 //! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired |
-//! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`], and any handler's compare |
+//! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`] |
+//!
+//! What `compare` shows, each file reading reports only:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `compare_table.rs` | compare's table: clients served, wait, throughput, latency first; printed row by row |
+//! | `units.rs` | times scaled to µs, ms or s; axis ticks whose labels are exact and distinct |
+//! | `caption.rs` | the run's parameters in one line, for the chart, the timeline and the table |
+//! | `picture.rs` | SVG or PNG by extension, paths checked before a run, the embedded font, [`PlotError`] |
+//! | `timeline.rs` | `compare --timeline`: who was served when, as ASCII rows |
+//! | `timeline_plot.rs` | `compare --timeline-svg`: the same, as a picture |
+//!
+//! (`plot.rs` draws the chart of `compare --plot` as SVG or PNG: throughput,
+//! wait and latency, each bar marked `answered k/n`.)
 //!
 //! The generator must not be the bottleneck, so a thread drives many
 //! clients on an event loop, except a thread left with a single persistent
@@ -51,14 +58,11 @@
 //! loop only adds a syscall per message. `modes/README.md` has the figures.
 
 mod blocking_client;
-mod caption;
 mod check;
 mod compare;
-mod compare_table;
 mod error;
 mod event_client;
 mod flags;
-mod picture;
 mod plan;
 mod plot;
 mod progress;
@@ -66,6 +70,11 @@ mod render;
 mod report;
 mod run;
 mod tally;
+
+// What compare shows.
+mod caption;
+mod compare_table;
+mod picture;
 mod timeline;
 mod timeline_plot;
 mod units;
@@ -78,8 +87,7 @@ pub use compare::{CompareArgs, main_compare, run_compare};
 pub(crate) use compare::{ServeSpec, main_compare_with};
 pub use error::BenchError;
 pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};
-pub use picture::PlotError;
-pub use plot::plot_svg;
+pub use plot::{PlotError, plot_svg};
 pub use render::{render, render_comparison};
 pub use report::{BenchReport, ClientTimeline, ConnectionSpan, LatencySummary, SCHEMA_VERSION};
 pub use run::{main_bench, run_bench};

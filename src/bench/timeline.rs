@@ -100,6 +100,18 @@ fn cells(client: &ClientTimeline, end: f64, width: usize) -> String {
         .collect()
 }
 
+/// A client with no record: unknown over its mode's run, nothing after.
+fn unknown_row(r: &BenchReport, end: f64) -> String {
+    let run = r.warmup_secs + r.duration_secs;
+    let cells = ((run / end) * WIDTH as f64).ceil() as usize;
+    let cells = cells.clamp(1, WIDTH);
+    format!(
+        "{}{}",
+        UNKNOWN.to_string().repeat(cells),
+        " ".repeat(WIDTH - cells)
+    )
+}
+
 /// Seconds in ASCII: `3.00 s`, `250 ms`, `80 us`.
 fn ascii_secs(secs: f64) -> String {
     duration_s(secs).replace("µs", "us")
@@ -137,14 +149,16 @@ fn summary(client: &ClientTimeline) -> String {
 
 /// The axis: tick labels over a ruler, indented by `indent` columns.
 fn axis(end: f64, width: usize, indent: usize) -> String {
-    let ticks = Ticks::up_to(end, (width / 12).max(1));
+    let ticks = Ticks::up_to(end, (width / 8).max(1));
     let mut labels = vec![' '; width + 12];
-    let mut ruler = vec!['-'; width];
+    // One mark per cell boundary: the axis' end is the boundary after the
+    // last cell.
+    let mut ruler = vec!['-'; width + 1];
     let mut free_from = 0;
     for v in ticks.values.iter().filter(|v| **v <= end * (1.0 + 1e-9)) {
         let col = ((v / end) * width as f64).round() as usize;
         let text = format!("{} s", ticks.label(*v));
-        if col < width {
+        if col <= width {
             ruler[col] = '+';
         }
         if col >= free_from && col + text.len() <= labels.len() {
@@ -188,7 +202,7 @@ pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
                 Some(c) => (cells(c, end, WIDTH), summary(c)),
                 None => {
                     unknown = true;
-                    (UNKNOWN.to_string().repeat(WIDTH), "not recorded".into())
+                    (unknown_row(r, end), "not recorded".into())
                 }
             };
             let _ = writeln!(out, "  {name:<name_width$}  {row}  {note}");

@@ -102,11 +102,17 @@ impl Timeline<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let items = [
+        let mut items = vec![
             (WAITING, "connected, waiting to be served"),
             (SERVED, "being served"),
-            (UNKNOWN, "not recorded"),
         ];
+        let unrecorded = self
+            .rows
+            .iter()
+            .any(|(_, r)| r.timeline.len() < r.clients.min(MAX_BARS));
+        if unrecorded {
+            items.push((UNKNOWN, "not recorded"));
+        }
         let style = (FAMILY, 15).into_font().color(&BLACK);
         let mut x = WIDTH as i32 / 2 - 330;
         for (color, text) in items {
