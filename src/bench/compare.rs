@@ -39,7 +39,7 @@ use crate::{Config, EchoHandler, Framing, Mode, Server};
     }),
     mut_arg("size", |a| a.help("Payload bytes per message")),
     mut_arg("framing", |a| {
-        a.help("Framing of server and clients (a program's own handler: its framing unless another than raw is named)")
+        a.help("Framing of server and clients; a program with its own handler keeps its framing unless this names another than raw")
     }),
     mut_arg("churn", |a| a.help("A new connection per message, to measure accept cost")),
     mut_arg("warmup", |a| a.help("Seconds of unmeasured load before each measurement")),

@@ -12,8 +12,8 @@
 use std::fmt::Write as _;
 
 use super::flags::Protocol;
-use super::render::error_breakdown;
 use super::report::{BenchReport, LatencySummary};
+use super::tally::ErrorCounts;
 use super::units::{duration_s, duration_us, per_sec};
 
 /// What decides the columns and their widths, known before any run.
@@ -76,6 +76,22 @@ fn time_cell(s: &LatencySummary, pick: fn(&LatencySummary) -> u64) -> String {
     } else {
         duration_us(pick(s) as f64)
     }
+}
+
+/// `0`, or the total and the kinds that occurred: `3 (reset 2, timeout 1)`.
+/// (`render.rs` has the same words for `bench`; this file reads no
+/// renderer, so that `render.rs` can read it.)
+fn errors(e: &ErrorCounts) -> String {
+    if e.total == 0 {
+        return "0".into();
+    }
+    let kinds: Vec<String> = e
+        .kinds()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    format!("{} ({})", e.total, kinds.join(", "))
 }
 
 /// The columns, left to right: what a learner must see first.
@@ -176,13 +192,7 @@ const COLUMNS: &[Column] = &[
         right: false,
         shown: always,
         width: |_| 0,
-        cell: |_, r| {
-            if r.errors.total == 0 {
-                "0".into()
-            } else {
-                format!("{} ({})", r.errors.total, error_breakdown(&r.errors))
-            }
-        },
+        cell: |_, r| errors(&r.errors),
     },
 ];
 
@@ -282,6 +292,16 @@ mod tests {
         let row = layout.row("serial", &rows[0].1);
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells[2], "-", "{row}");
+    }
+
+    #[test]
+    fn errors_are_counted_by_kind() {
+        let mut e = ErrorCounts::default();
+        assert_eq!(errors(&e), "0");
+        e.reset = 2;
+        e.timeout = 1;
+        e.total = 3;
+        assert_eq!(errors(&e), "3 (reset 2, timeout 1)");
     }
 
     #[test]

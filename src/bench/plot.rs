@@ -22,7 +22,7 @@ use super::report::{BenchReport, LatencySummary};
 use super::units::{self, Ticks, TimeUnit};
 
 /// Draws the comparison chart into an SVG file, whatever `path`'s
-/// extension: throughput, p99 wait for service and p99 latency per label,
+/// extension: p99 wait for service, throughput and p99 latency per label,
 /// with `answered k/n` on each bar and a caption of what the reports say
 /// about the load. `compare --plot` draws the same chart, as SVG or PNG,
 /// with its own flags in the caption.
