@@ -3,7 +3,11 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread::{self, JoinHandle};
 
 use common::process::{bin_path, wait_bounded};
 use common::{PATIENCE, temp_dir};
@@ -55,5 +59,237 @@ fn compare_runs_every_mode_and_serial_takes_longest() {
     );
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.contains("<svg") && svg.contains("threads"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `compare` run whose stdout is read line by line while it runs, and
+/// whose stderr is drained, so the test sees what a person sees and when.
+struct Live {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: JoinHandle<String>,
+}
+
+impl Live {
+    fn start(args: &[&str]) -> Live {
+        let mut child = Command::new(bin_path())
+            .arg("compare")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        });
+        Live {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next stdout line, or `None` at the end (bounded by PATIENCE).
+    fn next_line(&self) -> Option<String> {
+        self.lines.recv_timeout(PATIENCE).ok()
+    }
+
+    /// Still running?
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// The rest of stdout, the exit status and stderr.
+    fn finish(mut self) -> (String, ExitStatus, String) {
+        let mut rest = String::new();
+        while let Some(line) = self.next_line() {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        let status = wait_bounded(&mut self.child)
+            .unwrap_or_else(|| panic!("compare ran over {PATIENCE:?}"));
+        (rest, status, self.stderr.join().unwrap())
+    }
+}
+
+/// The timeline rows of `mode` in compare's output: the lines under
+/// `mode:` that start with `  client`.
+fn timeline_rows<'t>(out: &'t str, mode: &str) -> Vec<&'t str> {
+    out.lines()
+        .skip_while(|l| !l.starts_with(&format!("{mode}:")))
+        .skip(1)
+        .take_while(|l| l.starts_with("  client"))
+        .collect()
+}
+
+/// A timeline row's cells: the 60 characters after the client's name.
+fn cells(row: &str) -> &str {
+    let start = "  client 0  ".len();
+    &row[start..start + 60]
+}
+
+/// The lesson's experiment, shorter: each mode's row is on stdout before
+/// the next mode has run (the serial row while the process still runs:
+/// threads and pool still have 2 x 0.3 s of delays each to go), and the
+/// timeline has a row per client per mode.
+#[test]
+fn rows_stream_as_each_mode_finishes_and_the_timeline_shows_every_client() {
+    let mut live = Live::start(&[
+        "--clients",
+        "2",
+        "--messages",
+        "2",
+        "--delay-ms",
+        "300",
+        "--timeline",
+    ]);
+    let mut seen = Vec::new();
+    let serial_row = loop {
+        let line = live
+            .next_line()
+            .unwrap_or_else(|| panic!("no serial row in {seen:#?}"));
+        seen.push(line.clone());
+        if line.starts_with("serial ") {
+            break line;
+        }
+    };
+    assert!(
+        live.running(),
+        "the serial row came only when compare had finished"
+    );
+    assert!(seen.iter().any(|l| l.starts_with("mode ")), "{seen:#?}");
+    assert!(serial_row.contains("2/2"), "{serial_row}");
+    let (rest, status, stderr) = live.finish();
+    assert!(status.success(), "{stderr}\n{rest}");
+    let table: Vec<&str> = rest.lines().take(2).collect();
+    assert!(
+        table[0].starts_with("threads ") && table[1].starts_with("pool "),
+        "{rest}"
+    );
+    for mode in ["serial", "threads", "pool"] {
+        let rows = timeline_rows(&rest, mode);
+        assert_eq!(rows.len(), 2, "{mode}:\n{rest}");
+        for (i, row) in rows.iter().enumerate() {
+            assert!(row.starts_with(&format!("  client {i}  ")), "{rest}");
+            assert!(
+                cells(row).chars().all(|c| "#. ?".contains(c)),
+                "{mode}: {row}"
+            );
+        }
+    }
+    assert!(rest.contains("legend: '#' being served"), "{rest}");
+}
+
+/// A path `--plot` or `--timeline-svg` cannot write is refused at once,
+/// with one line and exit 2: with 60 s per mode, a run would outlast
+/// PATIENCE.
+#[test]
+fn unwritable_picture_paths_are_refused_before_running() {
+    let dir = temp_dir("compare-refuse");
+    let missing = dir.join("missing").join("chart.svg");
+    let jpg = dir.join("chart.jpg");
+    let cases: [(&str, &Path, &str); 3] = [
+        ("--plot", &missing, "does not exist"),
+        ("--plot", &jpg, "must end in .svg or .png"),
+        ("--timeline-svg", &missing, "does not exist"),
+    ];
+    for (flag, path, why) in cases {
+        let mut child = Command::new(bin_path())
+            .args(["compare", "--duration", "60", flag])
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_bounded(&mut child)
+            .unwrap_or_else(|| panic!("{flag} {}: compare ran", path.display()));
+        let mut out = String::new();
+        let mut err = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(2), "{flag}: {err}");
+        assert_eq!(out, "", "nothing runs, nothing is printed");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: {flag} ")) && err.contains(why),
+            "{err}"
+        );
+        assert!(!jpg.exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--plot` and `--timeline-svg` write SVG or PNG by the file's extension;
+/// CSV is streamed as a header and a row per mode.
+#[test]
+fn pictures_are_written_as_svg_and_png() {
+    let dir = temp_dir("compare-pictures");
+    for (chart, timeline) in [("chart.png", "timeline.svg"), ("chart.svg", "timeline.png")] {
+        let (chart, timeline) = (dir.join(chart), dir.join(timeline));
+        let live = Live::start(&[
+            "--clients",
+            "2",
+            "--messages",
+            "2",
+            "--format",
+            "csv",
+            "--plot",
+            chart.to_str().unwrap(),
+            "--timeline-svg",
+            timeline.to_str().unwrap(),
+        ]);
+        let (out, status, stderr) = live.finish();
+        assert!(status.success(), "{stderr}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(
+            lines[0].starts_with("label,") && lines[1].starts_with("serial,"),
+            "{out}"
+        );
+        assert!(stderr.contains("Chart written to") && stderr.contains("Timeline written to"));
+        for path in [&chart, &timeline] {
+            let bytes = std::fs::read(path).unwrap();
+            if path.extension().unwrap() == "png" {
+                assert!(
+                    bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                    "{}",
+                    path.display()
+                );
+                assert!(bytes.len() > 1000, "{}", path.display());
+            } else {
+                let svg = String::from_utf8(bytes).unwrap();
+                assert!(
+                    svg.contains("<svg") && svg.contains("pool"),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,19 +1,31 @@
 //! `tcpmodes compare`: the same benchmark against each mode, side by side.
 //!
-//! Each mode gets a fresh in-process echo server on a free loopback port
-//! with identical settings, then the same bench run; one table (or JSON,
-//! CSV, SVG chart) shows the difference.
+//! Each mode gets a fresh in-process server on a free loopback port with
+//! identical settings, then the same bench run. Each mode's row is printed
+//! the moment it finishes; then, if asked, who was served when
+//! (`--timeline`, `--timeline-svg`) and the chart (`--plot`).
+//!
+//! The server is the built-in echo ([`run_compare`], [`main_compare`]) or a
+//! program's own handler ([`ServeSpec`], for programs built on
+//! [`run_cli`](crate::run_cli)).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use super::flags::{BenchArgs, LoadArgs, OutputFormat};
-use super::plot::plot_svg;
-use super::render::render_comparison;
+use super::caption::RunParams;
+use super::compare_table::{NOTES, Shape};
+use super::flags::{self, BenchArgs, LoadArgs, OutputFormat};
+use super::picture::check_output;
+use super::plot::plot;
+use super::render::ComparisonStream;
 use super::report::BenchReport;
 use super::run::run_bench;
-use crate::{Config, EchoHandler, Mode, Server};
+use super::timeline::render_text;
+use super::timeline_plot::plot_timeline;
+use crate::handler::HandlerFactory;
+use crate::{Config, EchoHandler, Framing, Mode, Server};
 
 /// Flags of `tcpmodes compare`: which modes, how each server is set up,
 /// and the same load flags as `bench` ([`LoadArgs`]), with compare's own
@@ -26,7 +38,9 @@ use crate::{Config, EchoHandler, Mode, Server};
         a.help("Measured seconds per mode (default 3 when --messages is not given)")
     }),
     mut_arg("size", |a| a.help("Payload bytes per message")),
-    mut_arg("framing", |a| a.help("Framing of server and clients")),
+    mut_arg("framing", |a| {
+        a.help("Framing of server and clients; a program with its own handler keeps its framing unless this names another than raw")
+    }),
     mut_arg("churn", |a| a.help("A new connection per message, to measure accept cost")),
     mut_arg("warmup", |a| a.help("Seconds of unmeasured load before each measurement")),
     mut_arg("timeout_ms", |a| {
@@ -41,9 +55,9 @@ pub struct CompareArgs {
     /// The load each mode gets, as `bench` takes it.
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Echo: pause before each reply, like the lesson's time.sleep(1)
-    #[arg(long, default_value_t = 0, value_name = "MS")]
-    pub delay_ms: u64,
+    /// Echo only: pause before each reply, like the lesson's time.sleep(1) [default: 0]
+    #[arg(long, value_name = "MS")]
+    pub delay_ms: Option<u64>,
     /// Pool mode: worker threads (default: number of CPUs)
     #[arg(long)]
     pub workers: Option<usize>,
@@ -53,13 +67,19 @@ pub struct CompareArgs {
     /// Listen backlog of each server
     #[arg(long, default_value_t = 4096)]
     pub backlog: u32,
-    /// Output format
+    /// Output format; table and csv print each mode's row as soon as it is measured
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// Also draw msgs/s and p99 per mode into this SVG file
-    #[arg(long, value_name = "FILE.svg")]
+    /// Also draw throughput, wait and latency per mode into this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Exit 0 even when errors occurred
+    /// Also print who was served when: a row per client per mode (to stderr with --format json or csv)
+    #[arg(long)]
+    pub timeline: bool,
+    /// Also draw who was served when into this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub timeline_svg: Option<PathBuf>,
+    /// Exit 0 even when errors occurred, or a mode answered no client at all
     #[arg(long)]
     pub allow_errors: bool,
 }
@@ -71,72 +91,437 @@ fn every_mode() -> &'static str {
     &NAMES
 }
 
-/// Runs the bench against each mode in turn; one labelled report per mode,
-/// ready for [`render_comparison`] and [`plot_svg`]. `Err` names the mode
-/// whose server or bench could not run.
-pub fn run_compare(args: &CompareArgs) -> Result<Vec<(String, BenchReport)>, String> {
-    let mut rows = Vec::new();
-    for &mode in &args.modes {
-        let mut config = Config::default();
+/// What `compare` serves in each mode: the built-in echo, or a program's
+/// own handler with the program's default settings, so a protocol built
+/// on [`run_cli`](crate::run_cli) is compared as it is served.
+///
+/// The program's defaults give every setting compare has no flag for
+/// (timeouts, message limits, ...), and the framing: a line protocol is
+/// served and loaded as lines unless `--framing` names another framing
+/// than raw (compare cannot tell `--framing raw` from no flag).
+#[derive(Clone)]
+pub(crate) struct ServeSpec {
+    /// Shown in captions: `echo`, or the program's name.
+    name: String,
+    /// `None` for the built-in echo, which takes `--delay-ms`.
+    factory: Option<Arc<HandlerFactory>>,
+    defaults: Config,
+}
+
+impl ServeSpec {
+    /// The built-in echo handler with the lesson's defaults; `--delay-ms`
+    /// sets its pause.
+    pub(crate) fn echo() -> ServeSpec {
+        ServeSpec {
+            name: "echo".into(),
+            factory: None,
+            defaults: Config::default(),
+        }
+    }
+
+    /// A program's own handler: `factory` makes one per connection,
+    /// `defaults` are the program's settings, `name` is shown in captions.
+    #[allow(
+        dead_code,
+        reason = "src/cli.rs calls it once compare serves run_cli's handler"
+    )]
+    pub(crate) fn custom(
+        name: impl Into<String>,
+        defaults: Config,
+        factory: Arc<HandlerFactory>,
+    ) -> ServeSpec {
+        ServeSpec {
+            name: name.into(),
+            factory: Some(factory),
+            defaults,
+        }
+    }
+
+    /// The framing of server and clients: `--framing`, or the program's
+    /// own when `--framing` is left at raw.
+    fn framing(&self, args: &CompareArgs) -> Framing {
+        if args.load.framing == LoadArgs::default().framing {
+            self.defaults.framing
+        } else {
+            args.load.framing
+        }
+    }
+
+    /// The server settings of `mode`: the program's defaults, then
+    /// compare's flags.
+    fn config(&self, args: &CompareArgs, mode: Mode) -> Config {
+        let mut config = self.defaults.clone();
         config.address = "127.0.0.1:0".into();
         config.mode = mode;
-        config.framing = args.load.framing;
-        config.delay_ms = args.delay_ms;
+        config.framing = self.framing(args);
+        if self.factory.is_none() {
+            config.delay_ms = args.delay_ms.unwrap_or(0);
+        }
         config.max_connections = args.max_connections;
         config.backlog = args.backlog;
         if let Some(w) = args.workers {
             config.workers = w;
         }
-        let delay = std::time::Duration::from_millis(args.delay_ms);
-        let server = Server::bind(config, move || EchoHandler::new(delay))
+        config
+    }
+
+    /// A fresh handler factory for one server.
+    fn factory(&self, args: &CompareArgs) -> Box<HandlerFactory> {
+        match &self.factory {
+            Some(f) => {
+                let f = Arc::clone(f);
+                Box::new(move || f())
+            }
+            None => {
+                let delay = std::time::Duration::from_millis(args.delay_ms.unwrap_or(0));
+                Box::new(move || Box::new(EchoHandler::new(delay)))
+            }
+        }
+    }
+
+    /// What the comparison was run with, for captions and the table.
+    fn params(&self, args: &CompareArgs, rows: &[(String, BenchReport)]) -> RunParams {
+        let bench = bench_args(args, self, "");
+        RunParams {
+            handler: self.name.clone(),
+            clients: bench.load.clients,
+            messages: bench.load.messages,
+            duration_secs: bench.load.duration,
+            size: bench.load.size,
+            delay_ms: self.factory.is_none().then(|| args.delay_ms.unwrap_or(0)),
+            framing: bench.load.framing,
+            workers: args.workers.unwrap_or(self.defaults.workers),
+            churn: bench.load.churn,
+            warmup_secs: bench.load.warmup,
+            rate: rows.first().and_then(|(_, r)| r.rate),
+        }
+    }
+}
+
+/// The bench each mode gets: compare's load, at `addr`.
+fn bench_args(args: &CompareArgs, spec: &ServeSpec, addr: &str) -> BenchArgs {
+    let mut bench = BenchArgs::new(addr);
+    bench.load = args.load.clone();
+    bench.load.framing = spec.framing(args);
+    bench.load.duration = match args.load.messages {
+        Some(_) => None,
+        None => Some(args.load.duration.unwrap_or(3.0)),
+    };
+    bench.no_progress = true;
+    bench.timeline = args.timeline || args.timeline_svg.is_some();
+    bench
+}
+
+/// Runs the bench against each mode in turn with the built-in echo
+/// handler; one labelled report per mode, ready for
+/// [`render_comparison`](super::render_comparison) and
+/// [`plot_svg`](super::plot_svg). `Err` names the mode whose server or
+/// bench could not run.
+pub fn run_compare(args: &CompareArgs) -> Result<Vec<(String, BenchReport)>, String> {
+    run_compare_with(args, &ServeSpec::echo(), |_, _| {})
+}
+
+/// [`run_compare`] for any handler: calls `on_row` with each mode's report
+/// as soon as that mode is done, so a person watches the comparison grow.
+pub(crate) fn run_compare_with(
+    args: &CompareArgs,
+    spec: &ServeSpec,
+    mut on_row: impl FnMut(&str, &BenchReport),
+) -> Result<Vec<(String, BenchReport)>, String> {
+    let mut rows = Vec::new();
+    for &mode in &args.modes {
+        let server = Server::bind_boxed(spec.config(args, mode), spec.factory(args))
             .map_err(|e| format!("{mode}: {e}"))?
             .spawn();
-        let mut bench = BenchArgs::new(server.local_addr().to_string());
-        bench.load = args.load.clone();
-        bench.load.duration = match args.load.messages {
-            Some(_) => None,
-            None => Some(args.load.duration.unwrap_or(3.0)),
-        };
-        bench.no_progress = true;
         log::info!("compare: {mode} mode on {}", server.local_addr());
-        let report = run_bench(&bench).map_err(|e| format!("{mode}: {e}"));
+        let report = run_bench(&bench_args(args, spec, &server.local_addr().to_string()))
+            .map_err(|e| format!("{mode}: {e}"));
         server.stop();
-        rows.push((mode.name().to_string(), report?));
+        let report = report?;
+        on_row(mode.name(), &report);
+        rows.push((mode.name().to_string(), report));
     }
     Ok(rows)
 }
 
-/// `tcpmodes compare`: prints the comparison, draws the chart if asked, and
-/// exits non-zero when any mode saw errors (unless `--allow-errors`), so a
+/// `tcpmodes compare` with the built-in echo handler: prints the
+/// comparison as it runs, draws what was asked, and exits non-zero when a
+/// mode answered nobody or requests failed (unless `--allow-errors`), so a
 /// script or CI can run the lesson's demonstration as a check.
 ///
 /// The lesson's whole point fits in one line:
 ///
 /// ```text
-/// tcpmodes compare --clients 2 --messages 3 --delay-ms 1000
+/// tcpmodes compare --clients 2 --messages 3 --delay-ms 1000 --timeline
 /// ```
 ///
-/// where serial takes about twice as long as threads.
+/// where serial takes about twice as long as threads: its second client
+/// waits while the first is served.
 pub fn main_compare(args: &CompareArgs) -> ExitCode {
-    let rows = match run_compare(args) {
+    main_compare_with(args, &ServeSpec::echo())
+}
+
+/// [`main_compare`] for any handler ([`ServeSpec`]).
+///
+/// Exit status: 0 when every mode answered some client (clients left
+/// waiting by serial or a small pool are the lesson's result, not an
+/// error); 1 when a mode answered no client at all or requests failed
+/// (unless `--allow-errors`), or a picture could not be written; 2, with
+/// one line on stderr and before anything runs, when the flags are wrong
+/// or a picture's file cannot be written; 2 also when a mode's server or
+/// bench cannot start.
+pub(crate) fn main_compare_with(args: &CompareArgs, spec: &ServeSpec) -> ExitCode {
+    if let Err(e) = preflight(args, spec) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let labels = args.modes.iter().map(|m| m.name().chars().count());
+    let shape = Shape {
+        label_width: labels.max().unwrap_or(0),
+        clients: args.load.clients,
+        churn: args.load.churn,
+        not_echo: false,
+    };
+    let stream = ComparisonStream::new(args.format, &shape);
+    let table = args.format == OutputFormat::Table;
+    if table {
+        emit(&format!("compare: {}\n", spec.params(args, &[]).line()));
+    }
+    emit(&stream.header());
+    let rows = match run_compare_with(args, spec, |l, r| emit(&stream.row(l, r))) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    print!("{}", render_comparison(&rows, args.format));
-    if let Some(path) = &args.plot {
-        if let Err(e) = plot_svg(&rows, path) {
-            eprintln!("error: cannot draw {}: {e}", path.display());
-            return ExitCode::from(1);
-        }
-        eprintln!("Chart written to {}", path.display());
+    emit(&stream.end(&rows));
+    if table {
+        emit(NOTES);
     }
-    let errors: u64 = rows.iter().map(|(_, r)| r.errors.total).sum();
-    if errors > 0 && !args.allow_errors {
-        eprintln!("error: {errors} requests failed (see the errors column)");
+    if args.timeline {
+        let text = render_text(&rows);
+        if table {
+            emit(&format!("\n{text}"));
+        } else {
+            eprint!("{text}");
+        }
+    }
+    let params = spec.params(args, &rows);
+    let mut drawn = true;
+    if let Some(path) = &args.plot {
+        drawn &= report_picture(plot(&rows, &params, path), path, "Chart");
+    }
+    if let Some(path) = &args.timeline_svg {
+        drawn &= report_picture(plot_timeline(&rows, &params, path), path, "Timeline");
+    }
+    let problems = verdict(&rows);
+    for p in &problems {
+        let level = if args.allow_errors {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("{level}: {p}");
+    }
+    if !drawn || (!problems.is_empty() && !args.allow_errors) {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Writes `text` to stdout at once: a row must show while the next mode
+/// runs, and a closed pipe must not panic the program.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Says where a picture went, or why it did not; true if written.
+fn report_picture(
+    result: Result<(), super::PlotError>,
+    path: &std::path::Path,
+    what: &str,
+) -> bool {
+    match result {
+        Ok(()) => {
+            eprintln!("{what} written to {}", path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// Everything that can be refused before a run, so a wrong flag or a
+/// chart path that cannot be written costs no waiting: one line.
+fn preflight(args: &CompareArgs, spec: &ServeSpec) -> Result<(), String> {
+    if spec.factory.is_some() && args.delay_ms.is_some() {
+        return Err(format!(
+            "--delay-ms applies to the built-in echo handler only; {} has its own timing",
+            spec.name
+        ));
+    }
+    if args.modes.is_empty() {
+        return Err("--modes names no mode".into());
+    }
+    if let Some(path) = &args.plot {
+        check_output(path, "--plot")?;
+    }
+    if let Some(path) = &args.timeline_svg {
+        check_output(path, "--timeline-svg")?;
+        if args.plot.as_ref() == Some(path) {
+            return Err("--plot and --timeline-svg name the same file".into());
+        }
+    }
+    flags::check(&bench_args(args, spec, "127.0.0.1:1")).map_err(|e| e.to_string())?;
+    for &mode in &args.modes {
+        spec.config(args, mode)
+            .validate()
+            .map_err(|e| format!("{mode}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// What makes the run a failure, one line each: a mode that answered no
+/// client at all (nothing was measured, so its row means nothing), and
+/// failed requests. Clients a mode left waiting are not here: showing
+/// them is the point of the comparison.
+fn verdict(rows: &[(String, BenchReport)]) -> Vec<String> {
+    let mut problems: Vec<String> = rows
+        .iter()
+        .filter(|(_, r)| r.clients_answered == 0)
+        .map(|(mode, r)| {
+            format!(
+                "{mode}: no client was answered at all ({} requests sent, {} failed)",
+                r.sent, r.errors.total
+            )
+        })
+        .collect();
+    let errors: u64 = rows.iter().map(|(_, r)| r.errors.total).sum();
+    if errors > 0 {
+        problems.push(format!("{errors} requests failed (see the errors column)"));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::plot::tests::lesson_rows;
+    use clap::Parser;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        compare: CompareArgs,
+    }
+
+    fn parse(args: &[&str]) -> CompareArgs {
+        Cli::try_parse_from(std::iter::once("compare").chain(args.iter().copied()))
+            .unwrap()
+            .compare
+    }
+
+    #[test]
+    fn clients_left_waiting_are_the_lesson_not_a_failure() {
+        assert!(verdict(&lesson_rows()).is_empty());
+    }
+
+    #[test]
+    fn a_mode_that_answered_nobody_fails_by_name() {
+        let mut rows = lesson_rows();
+        rows[2].1.clients_answered = 0;
+        let problems = verdict(&rows);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("pool: no client was answered"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn flags_set_the_timeline_and_the_defaults() {
+        let args = parse(&[]);
+        assert_eq!(args.modes, Mode::ALL);
+        let bench = bench_args(&args, &ServeSpec::echo(), "x");
+        assert_eq!((bench.load.clients, bench.load.duration), (4, Some(3.0)));
+        assert!(!bench.timeline);
+        assert!(bench_args(&parse(&["--timeline"]), &ServeSpec::echo(), "x").timeline);
+        let args = parse(&["--timeline-svg", "t.png", "--messages", "2"]);
+        let bench = bench_args(&args, &ServeSpec::echo(), "x");
+        assert!(bench.timeline && bench.load.duration.is_none());
+    }
+
+    #[test]
+    fn bad_flags_and_paths_are_refused_before_running() {
+        let spec = ServeSpec::echo();
+        let e = preflight(&parse(&["--plot", "chart.jpg"]), &spec).unwrap_err();
+        assert!(
+            e.contains("--plot chart.jpg") && e.contains(".svg or .png"),
+            "{e}"
+        );
+        let e = preflight(&parse(&["--timeline-svg", "/no/such/dir/t.svg"]), &spec).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        let e = preflight(&parse(&["--clients", "0"]), &spec).unwrap_err();
+        assert!(e.contains("--clients"), "{e}");
+        let e = preflight(&parse(&["--workers", "0"]), &spec).unwrap_err();
+        assert!(e.starts_with("serial: ") && e.contains("workers"), "{e}");
+        assert_eq!(preflight(&parse(&["--delay-ms", "5"]), &spec), Ok(()));
+    }
+
+    fn counting_echo(made: &Arc<AtomicUsize>, defaults: Config) -> ServeSpec {
+        let made = Arc::clone(made);
+        ServeSpec::custom(
+            "counting-echo",
+            defaults,
+            Arc::new(move || {
+                made.fetch_add(1, Ordering::SeqCst);
+                Box::new(EchoHandler::default())
+            }),
+        )
+    }
+
+    #[test]
+    fn a_custom_handler_is_served_in_every_mode_with_its_framing() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let spec = counting_echo(&made, Config::default().with_framing(Framing::Line));
+        let args = parse(&["--clients", "2", "--messages", "3"]);
+        let mut streamed = Vec::new();
+        let rows = run_compare_with(&args, &spec, |l, _| streamed.push(l.to_string())).unwrap();
+        assert_eq!(streamed, ["serial", "threads", "pool"]);
+        for (mode, r) in &rows {
+            assert_eq!((r.replies_ok, r.errors.total), (6, 0), "{mode}: {r:?}");
+            assert_eq!(r.framing, Framing::Line, "{mode}");
+        }
+        // Two clients (and the pre-flight connection) per mode, at least.
+        assert!(made.load(Ordering::SeqCst) >= 6);
+        assert_eq!(spec.params(&args, &rows).handler, "counting-echo");
+        assert_eq!(spec.params(&args, &rows).delay_ms, None);
+        // A framing named other than raw wins over the program's.
+        let args = parse(&[
+            "--framing",
+            "length",
+            "--messages",
+            "1",
+            "--modes",
+            "threads",
+        ]);
+        let rows = run_compare_with(&args, &spec, |_, _| {}).unwrap();
+        assert_eq!(rows[0].1.framing, Framing::Length);
+    }
+
+    #[test]
+    fn delay_is_refused_for_a_custom_handler() {
+        let spec = counting_echo(&Arc::new(AtomicUsize::new(0)), Config::default());
+        let e = preflight(&parse(&["--delay-ms", "0"]), &spec).unwrap_err();
+        assert_eq!(
+            e,
+            "--delay-ms applies to the built-in echo handler only; counting-echo has its own timing"
+        );
+    }
 }

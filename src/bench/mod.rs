@@ -38,6 +38,20 @@
 //! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired |
 //! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`] |
 //!
+//! What `compare` shows, each file reading reports only:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `compare_table.rs` | compare's table: clients served, wait, throughput, latency first; printed row by row |
+//! | `units.rs` | times scaled to µs, ms or s; axis ticks whose labels are exact and distinct |
+//! | `caption.rs` | the run's parameters in one line, for the chart, the timeline and the table |
+//! | `picture.rs` | SVG or PNG by extension, paths checked before a run, the embedded font, [`PlotError`] |
+//! | `timeline.rs` | `compare --timeline`: who was served when, as ASCII rows |
+//! | `timeline_plot.rs` | `compare --timeline-svg`: the same, as a picture |
+//!
+//! (`plot.rs` draws the chart of `compare --plot` as SVG or PNG: throughput,
+//! wait and latency, each bar marked `answered k/n`.)
+//!
 //! The generator must not be the bottleneck, so a thread drives many
 //! clients on an event loop, except a thread left with a single persistent
 //! echo client, which runs it on blocking sockets: with one socket an event
@@ -57,7 +71,20 @@ mod report;
 mod run;
 mod tally;
 
+// What compare shows.
+mod caption;
+mod compare_table;
+mod picture;
+mod timeline;
+mod timeline_plot;
+mod units;
+
 pub use compare::{CompareArgs, main_compare, run_compare};
+#[allow(
+    unused_imports,
+    reason = "src/cli.rs uses them once compare serves run_cli's handler"
+)]
+pub(crate) use compare::{ServeSpec, main_compare_with};
 pub use error::BenchError;
 pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};
 pub use plot::{PlotError, plot_svg};

@@ -1,15 +1,18 @@
 //! Showing reports: a table for people, JSON and CSV for scripts.
 //!
-//! One report and a side-by-side comparison share the same renderers: a
-//! single report is a comparison of one row without a label, so the two
-//! outputs can never drift apart. The table and the CSV are drawn from one
-//! list of columns, [`COLUMNS`], so a new report field is one entry there;
-//! JSON is the report's serde form.
+//! One report and a side-by-side comparison share the CSV and JSON
+//! renderers: a single report is a comparison of one row without a label,
+//! so the two outputs can never drift apart. The table and the CSV are
+//! drawn from one list of columns, [`COLUMNS`], so a new report field is
+//! one entry there; JSON is the report's serde form. A comparison's table
+//! answers another question (how did each mode treat the clients?) and has
+//! its own columns, in `compare_table.rs`.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::compare_table::{Layout, Shape};
 use super::flags::{OutputFormat, Protocol};
 use super::report::BenchReport;
 use super::tally::ErrorCounts;
@@ -27,30 +30,77 @@ pub fn render(report: &BenchReport, format: OutputFormat) -> String {
 /// Renders several reports side by side, each with a label (a mode name in
 /// `compare`), ending with a newline, so runs can be read against each
 /// other. JSON is an array of report objects, each with an extra `"label"`
-/// key first; CSV and the table get a first `label` column.
+/// key first; CSV gets a first `label` column. The table is compare's own:
+/// it leads with what decides between modes (clients served of all, wait
+/// for service, throughput, latency), with times scaled to µs, ms or s.
 pub fn render_comparison(rows: &[(String, BenchReport)], format: OutputFormat) -> String {
-    let rows: Vec<Row<'_>> = rows.iter().map(|(l, r)| (Some(l.as_str()), r)).collect();
-    match format {
-        OutputFormat::Table => table(&rows),
-        OutputFormat::Json => {
-            #[derive(Serialize)]
-            struct Labelled<'a> {
-                label: &'a str,
-                #[serde(flatten)]
-                report: &'a BenchReport,
-            }
-            let items: Vec<Labelled<'_>> = rows
-                .iter()
-                .map(|(l, r)| Labelled {
-                    label: l.unwrap_or(""),
-                    report: r,
-                })
-                .collect();
-            let mut s = serde_json::to_string_pretty(&items).expect("reports serialize");
-            s.push('\n');
-            s
+    let stream = ComparisonStream::new(format, &Shape::of(rows));
+    let mut out = stream.header();
+    for (label, report) in rows {
+        out.push_str(&stream.row(label, report));
+    }
+    out.push_str(&stream.end(rows));
+    out
+}
+
+/// A comparison printed while it runs: the header first, then each
+/// mode's row the moment it is measured (table and CSV), and for JSON,
+/// which is one document, the whole array at the end. Concatenated, the
+/// pieces are exactly [`render_comparison`].
+pub(super) struct ComparisonStream {
+    format: OutputFormat,
+    layout: Layout,
+}
+
+impl ComparisonStream {
+    /// A stream for rows of this `shape`, known before the first run.
+    pub(super) fn new(format: OutputFormat, shape: &Shape) -> ComparisonStream {
+        ComparisonStream {
+            format,
+            layout: Layout::new(shape),
         }
-        OutputFormat::Csv => csv(&rows),
+    }
+
+    /// What comes before any row.
+    pub(super) fn header(&self) -> String {
+        match self.format {
+            OutputFormat::Table => self.layout.header(),
+            OutputFormat::Csv => csv(&[]),
+            OutputFormat::Json => String::new(),
+        }
+    }
+
+    /// One mode's row, as soon as it is known.
+    pub(super) fn row(&self, label: &str, report: &BenchReport) -> String {
+        match self.format {
+            OutputFormat::Table => self.layout.row(label, report),
+            OutputFormat::Csv => {
+                let both = csv(&[(Some(label), report)]);
+                both.split_once('\n')
+                    .map_or(both.clone(), |(_, row)| row.to_string())
+            }
+            OutputFormat::Json => String::new(),
+        }
+    }
+
+    /// What comes after the last row: for JSON, every row.
+    pub(super) fn end(&self, rows: &[(String, BenchReport)]) -> String {
+        if self.format != OutputFormat::Json {
+            return String::new();
+        }
+        #[derive(Serialize)]
+        struct Labelled<'a> {
+            label: &'a str,
+            #[serde(flatten)]
+            report: &'a BenchReport,
+        }
+        let items: Vec<Labelled<'_>> = rows
+            .iter()
+            .map(|(label, report)| Labelled { label, report })
+            .collect();
+        let mut s = serde_json::to_string_pretty(&items).expect("reports serialize");
+        s.push('\n');
+        s
     }
 }
 
@@ -517,14 +567,37 @@ mod tests {
         let t = render_comparison(&rows, OutputFormat::Table);
         let header: Vec<&str> = t.lines().next().unwrap().split_whitespace().collect();
         assert_eq!(
-            header,
-            [
-                "mode", "addr", "clients", "answered", "protocol", "framing", "size", "secs",
-                "conns/s", "msgs/s", "p50", "us", "p90", "us", "p99", "us", "p99.9", "us", "max",
-                "us", "sent", "errors"
-            ]
+            &header[..5],
+            ["mode", "served", "wait", "p99", "msgs/s"],
+            "{t}"
+        );
+        assert!(
+            header.contains(&"conns/s") && header.contains(&"protocol"),
+            "{t}"
         );
         assert!(t.lines().nth(2).unwrap().contains("daytime"), "{t}");
+    }
+
+    /// Streamed piece by piece, a comparison is the same text as rendered
+    /// at once, in every format.
+    #[test]
+    fn a_streamed_comparison_is_the_rendered_one() {
+        let rows = [
+            ("serial".to_string(), report(false, Protocol::Echo)),
+            ("threads".to_string(), report(false, Protocol::Echo)),
+        ];
+        for format in [OutputFormat::Table, OutputFormat::Csv, OutputFormat::Json] {
+            let stream = ComparisonStream::new(format, &Shape::of(&rows));
+            let mut out = stream.header();
+            for (l, r) in &rows {
+                out.push_str(&stream.row(l, r));
+            }
+            out.push_str(&stream.end(&rows));
+            assert_eq!(out, render_comparison(&rows, format), "{format:?}");
+        }
+        let csv = render_comparison(&rows, OutputFormat::Csv);
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(csv.lines().nth(1).unwrap().starts_with("serial,"), "{csv}");
     }
 
     #[test]
