@@ -44,9 +44,11 @@ pub(super) enum Cause {
 #[derive(Debug, Clone, Copy, Default)]
 struct Evidence {
     connected: bool,
-    /// Bytes arrived on a connection before it was served.
+    /// Bytes that made no right greeting (or, without one, no right first
+    /// reply) arrived on a connection before it was served: wrong or cut
+    /// short.
     heard_before: bool,
-    /// Bytes arrived on a served connection.
+    /// Bytes that made no right reply arrived on a served connection.
     heard_after: bool,
     closed_before: bool,
     closed_after: bool,
@@ -84,6 +86,9 @@ pub(super) struct Account {
     conn_served: bool,
     /// Some connection of it was served, at any time in the run.
     served: bool,
+    /// Bytes arrived on the current connection since its last complete,
+    /// right message: wrong, or a message cut short so far.
+    partial: bool,
     evidence: Evidence,
     /// Its connections, for the timeline, at most `span_cap`.
     spans: Vec<Span>,
@@ -110,6 +115,7 @@ impl Account {
             wait_since: None,
             conn_served: false,
             served: false,
+            partial: false,
             evidence: Evidence::default(),
             spans: Vec::new(),
             span_cap: plan.spans_per_client,
@@ -167,17 +173,35 @@ impl Account {
 
     /// Bytes arrived from the server.
     pub(super) fn heard(&mut self) {
-        if self.conn_served {
-            self.evidence.heard_after = true;
-        } else {
-            self.evidence.heard_before = true;
+        self.partial = true;
+    }
+
+    /// The bytes heard made a complete, right message (a greeting or a
+    /// reply, even one that came too late to count): nothing wrong was
+    /// heard.
+    pub(super) fn matched(&mut self) {
+        self.partial = false;
+    }
+
+    /// The evidence, with what the current connection heard so far.
+    fn evidence(&self) -> Evidence {
+        let mut e = self.evidence;
+        if self.partial {
+            if self.conn_served {
+                e.heard_after = true;
+            } else {
+                e.heard_before = true;
+            }
         }
+        e
     }
 
     /// A connect starts at `now`: a wait for service starts unless one is
     /// already running (a retry does not reset the client's wait).
     pub(super) fn connecting(&mut self, now: Instant) {
         self.wait_since.get_or_insert(now);
+        self.evidence = self.evidence();
+        self.partial = false;
         self.conn_served = false;
         self.span_open = self.spans.len() < self.span_cap;
         if self.span_open {
@@ -200,6 +224,7 @@ impl Account {
         if self.conn_served {
             return None;
         }
+        self.partial = false;
         self.conn_served = true;
         self.served = true;
         if self.span_open
@@ -276,7 +301,7 @@ impl Account {
     /// Why it got no verified reply, from what it saw; `greeting` says
     /// whether the exchange starts with one.
     pub(super) fn cause(&self, greeting: bool) -> Cause {
-        let e = &self.evidence;
+        let e = self.evidence();
         if !e.connected {
             Cause::NotConnected
         } else if !self.served {
@@ -339,6 +364,13 @@ mod tests {
         b.heard();
         assert_eq!(b.cause(true), Cause::WrongGreeting);
         assert_eq!(b.cause(false), Cause::WrongReply);
+        // Bytes that made a right greeting, even a late one, are no fault.
+        b.matched();
+        assert_eq!(b.cause(true), Cause::Silent);
+        // What a closed connection heard stays heard.
+        b.heard();
+        b.connecting(now);
+        assert_eq!(b.cause(true), Cause::WrongGreeting);
         let mut c = a.clone();
         c.failed(Failure::ClosedEarly);
         assert_eq!(c.cause(true), Cause::Closed);

@@ -175,6 +175,11 @@ impl<'a> Dedicated<'a> {
             self.connect(start, deadline)?;
             if plan.exchange.greeting().is_some() {
                 request_start = self.read_expected(true, deadline)?;
+                // A greeting after the end (a server that took this client
+                // when the run's others left) did not serve it in the run.
+                if request_start >= plan.end {
+                    return Err(Unanswered::Abandoned);
+                }
                 self.tally.served(&mut self.account, request_start);
             }
         }
@@ -262,7 +267,10 @@ impl<'a> Dedicated<'a> {
                         exchange.reply(&self.msg)
                     };
                     match check.push(expected, &self.scratch[..n]) {
-                        ReadOutcome::Complete => return Ok(Instant::now()),
+                        ReadOutcome::Complete => {
+                            self.account.matched();
+                            return Ok(Instant::now());
+                        }
                         ReadOutcome::Pending => {}
                         ReadOutcome::Failed(f) => return Err(Unanswered::Failed(f)),
                     }

@@ -187,7 +187,12 @@ impl<'a> Worker<'a> {
             if events.is_empty() {
                 continue;
             }
+            // What arrives after the end had no outcome in the run (a
+            // server may greet a waiting client as the others leave).
             let now = Instant::now();
+            if now >= self.plan.end {
+                break;
+            }
             for ev in events.iter() {
                 let i = ev.token().0;
                 if i < self.clients.len() {
@@ -331,7 +336,10 @@ impl<'a> Worker<'a> {
                 State::Connecting => self.step_connecting(i, now),
                 State::Greeting => match self.read_expected(i, true) {
                     ReadOutcome::Complete => {
-                        self.tally.served(&mut self.clients[i].account, now);
+                        // The batch's clock may predate the connect made in
+                        // it; one read per connection keeps waits true.
+                        let at = Instant::now();
+                        self.tally.served(&mut self.clients[i].account, at);
                         self.begin_request(i, now);
                         Step::Continue
                     }
@@ -481,7 +489,11 @@ impl<'a> Worker<'a> {
                     c.account.heard();
                     match c.check.push(expected, &self.scratch[..n]) {
                         ReadOutcome::Pending => {}
-                        done => return done,
+                        ReadOutcome::Complete => {
+                            c.account.matched();
+                            return ReadOutcome::Complete;
+                        }
+                        failed => return failed,
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
@@ -504,7 +516,10 @@ impl<'a> Worker<'a> {
             match stream.read(&mut self.scratch) {
                 Ok(0) => {
                     return match c.line.finish() {
-                        Ok(()) => ReadOutcome::Complete,
+                        Ok(()) => {
+                            c.account.matched();
+                            ReadOutcome::Complete
+                        }
                         Err(f) => ReadOutcome::Failed(f),
                     };
                 }

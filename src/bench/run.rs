@@ -277,33 +277,37 @@ fn verdict(r: &BenchReport, allow_errors: bool) -> Vec<String> {
 /// `the server sent no greeting to 3 of them (…)`; `greeting` says whether
 /// the exchange starts with one.
 fn causes(n: &NeverAnswered, greeting: bool) -> String {
+    let serial_hint = "(does it serve fewer clients at once than --clients, as serial mode \
+                       or a small pool does?)";
     let silent = if greeting {
-        "the server sent no greeting to {} of them (does it serve fewer clients at once than \
-         --clients, as serial mode or a small pool does?)"
+        format!("the server sent no greeting, to {{}} of them {serial_hint}")
     } else {
-        "the server sent no reply to {} of them (does it serve fewer clients at once than \
-         --clients, as serial mode or a small pool does?)"
+        format!("the server sent no reply, to {{}} of them {serial_hint}")
     };
     let mut found: Vec<(u64, &str)> = [
-        (n.silent, silent),
+        (n.silent, silent.as_str()),
         (
             n.wrong_greeting,
-            "{} got bytes that were not the expected greeting (does --framing match the \
-             server's? is --greeting what it sends?)",
+            "bytes came that were not the expected greeting, for {} of them (does --framing \
+             match the server's? is --greeting what it sends?)",
         ),
         (
             n.wrong_reply,
-            "{} got a wrong reply (does --framing match the server's? is --expect its \
-             answer?)",
+            "replies came that were not the expected one, for {} of them (does --framing \
+             match the server's? is --expect its answer?)",
         ),
         (
             n.greeted_only,
-            "{} were greeted but got no reply to a request",
+            "the server greeted but never replied, to {} of them",
         ),
-        (n.closed, "the server closed {} of them before answering"),
+        (
+            n.closed,
+            "the server closed the connection before answering, for {} of them",
+        ),
         (
             n.not_connected,
-            "{} could not connect at all (refused or reset: is the server's backlog full?)",
+            "no connection could be made, for {} of them (refused or reset: is the \
+             server's backlog full?)",
         ),
     ]
     .into_iter()
@@ -356,7 +360,7 @@ mod tests {
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
             lines[0].starts_with(
-                "3 of 4 clients were never answered: the server sent no greeting to 3 of them"
+                "3 of 4 clients were never answered: the server sent no greeting, to 3 of them"
             ),
             "{lines:?}"
         );
@@ -389,9 +393,12 @@ mod tests {
             ..NeverAnswered::default()
         };
         let text = causes(&mixed, false);
-        assert!(text.starts_with("2 got a wrong reply"), "{text}");
         assert!(
-            text.contains("the server sent no reply to 1 of them"),
+            text.starts_with("replies came that were not the expected one, for 2 of them"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; the server sent no reply, to 1 of them"),
             "{text}"
         );
         assert!(verdict(&report(1, 1, 5, NeverAnswered::default()), false).is_empty());
