@@ -4,8 +4,8 @@
 //! service, what it saw of the server (to say why it was never answered)
 //! and, for timelines, its connections.
 //!
-//! The [`Tally`](super::tally::Tally) reads and moves it at each event; the
-//! rules of counting are written there.
+//! The tally (`tally.rs`, below in the flow) reads and moves it at each
+//! event; the rules of counting are written there.
 
 use std::time::{Duration, Instant};
 

@@ -35,7 +35,12 @@ use super::tally::{Outcome, Tally};
 enum State {
     /// Waiting out a pause after an error; reconnects at `deadline`.
     Backoff,
-    /// Under `--rate`: the next request is due at `deadline`.
+    /// Under `--rate`: the next request is due at `deadline`. The loop
+    /// sleeps in epoll, whose timer counts whole milliseconds (rounded
+    /// up), so a request leaves up to 1 ms after its due time, and that
+    /// shows in its latency, as in wrk2, whose event loop has the same
+    /// timer. A thread with one persistent client sleeps to the due time
+    /// instead (`blocking_client.rs`).
     Due,
     /// Non-blocking connect in progress.
     Connecting,

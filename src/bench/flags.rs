@@ -119,7 +119,7 @@ pub struct LoadArgs {
     /// The request each client sends, framed with --framing: `{n}` becomes
     /// the client's message number (from 0), `{client}` its number (from
     /// 0); escapes as for --greeting. Default: --size bytes of `abc…`.
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", help = request_help())]
     pub request: Option<String>,
 
     /// The reply to check each request against, with the placeholders and
@@ -128,6 +128,19 @@ pub struct LoadArgs {
     /// the echo answer, `Received <request>;`.
     #[arg(long, value_name = "TEXT|any")]
     pub expect: Option<String>,
+}
+
+/// The help of `--request`: its doc comment, with `{n}` written so clap
+/// shows it. Clap turns every `{n}` in a help text into a line break; a
+/// style escape between the brace and the `n` (dropped when the help is
+/// printed without colours) keeps the placeholder intact.
+fn request_help() -> String {
+    let n = clap::builder::styling::Style::new().bold();
+    format!(
+        "The request each client sends, framed with --framing: `{{{n}n{n:#}}}` becomes the \
+         client's message number (from 0), `{{client}}` its number (from 0); escapes as for \
+         --greeting. Default: --size bytes of `abc…`"
+    )
 }
 
 impl Default for LoadArgs {
