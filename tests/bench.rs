@@ -1,10 +1,21 @@
 //! The load generator against small echo servers started in this process
 //! on 127.0.0.1 port 0: correct ones (every framing), one that drops
 //! connections, one that answers wrongly, one that never answers; and, for
-//! `--protocol daytime`, servers that send a line (right or wrong) and close.
+//! `--protocol daytime` (in `bench/daytime.rs`), servers that send a line
+//! (right or wrong) and close.
 //!
 //! Runs use `--messages` so counts are exact and nothing depends on how
 //! fast this machine is; every server loop is bounded in count and time.
+//!
+//! What every client lived through (waits, clients never served, the open
+//! loop, other exchanges, the spectrum, timelines, the exit verdict) is in
+//! `bench/measured.rs`, on the same servers.
+
+mod common;
+#[path = "bench/daytime.rs"]
+mod daytime;
+#[path = "bench/measured.rs"]
+mod measured;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -15,8 +26,8 @@ use std::time::Duration;
 
 use tcpmodes::Framing;
 use tcpmodes::bench::{
-    BenchArgs, BenchError, BenchReport, OutputFormat, Protocol, plot_svg, render,
-    render_comparison, run_bench,
+    BenchArgs, BenchError, BenchReport, OutputFormat, plot_svg, render, render_comparison,
+    run_bench,
 };
 
 /// How a test server misbehaves.
@@ -30,6 +41,9 @@ enum Behaviour {
     Wrong,
     /// Sends the greeting, then reads but never replies.
     Silent,
+    /// Echoes, but pauses this long before its reply to the message
+    /// numbered `at` (from 0) on each connection: a server that stalls.
+    Stall { at: usize, pause: Duration },
 }
 
 /// The framings that carry the echo protocol.
@@ -102,7 +116,7 @@ fn connection(s: TcpStream, framing: Framing, behaviour: Behaviour) -> std::io::
     w.write_all(&frame(framing, b"Welcome!"))?;
     let mut replies = 0;
     // Bounded: the generator sends far fewer messages than this per test.
-    for _ in 0..1_000_000 {
+    for n in 0..1_000_000 {
         let msg = match framing {
             Framing::Raw => {
                 let mut buf = [0u8; 1024];
@@ -130,6 +144,11 @@ fn connection(s: TcpStream, framing: Framing, behaviour: Behaviour) -> std::io::
         };
         if msg == b"exit" {
             return Ok(());
+        }
+        if let Behaviour::Stall { at, pause } = behaviour
+            && n == at
+        {
+            thread::sleep(pause);
         }
         let word: &[u8] = match behaviour {
             Behaviour::Silent => continue,
@@ -476,134 +495,6 @@ fn table_csv_comparison_and_plot_render() {
         let _ = std::fs::copy(&path, std::env::temp_dir().join("tcpmodes-compare.svg"));
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A daytime server (RFC 867) that sends `answer` to each connection and
-/// closes, one connection at a time: plenty for a few hundred short
-/// connections, and the shape of the answer is what is under test.
-fn serve_daytime(answer: Vec<u8>) -> TestServer {
-    listen(move |mut s| {
-        let _ = s.set_write_timeout(Some(IDLE));
-        // The client may close first after a wrong byte; that is
-        // its business.
-        let _ = s.write_all(&answer);
-    })
-}
-
-fn daytime_args(server: &TestServer, clients: usize, messages: u64) -> BenchArgs {
-    let mut a = args(server, Framing::Raw, clients, messages);
-    a.protocol = Protocol::Daytime;
-    a.load.churn = true;
-    a
-}
-
-#[test]
-fn daytime_churn_counts_every_line() {
-    for answer in [&b"Tue, 25 Nov 2025 18:14:03 GMT\r\n"[..], b"Tuesday\n"] {
-        let server = serve_daytime(answer.to_vec());
-        let r = run_bench(&daytime_args(&server, 20, 10)).expect("bench runs");
-        check_invariants(&r);
-        check_json(&r);
-        assert_eq!(r.sent, 200, "{r:?}");
-        assert_eq!(r.replies_ok, 200, "{r:?}");
-        assert_eq!(r.errors.total, 0, "{r:?}");
-        assert_eq!(r.connections, 200, "a connection per answer: {r:?}");
-        assert!(r.conns_per_sec > 0.0);
-        assert_eq!(r.protocol, Protocol::Daytime);
-        assert_eq!(r.size, 0, "daytime sends no payload");
-
-        let json: serde_json::Value =
-            serde_json::from_str(&render(&r, OutputFormat::Json)).unwrap();
-        assert_eq!(json["protocol"], "daytime");
-        assert_eq!(json["churn"], true);
-        assert_eq!(json["version"], 1);
-        let table = render(&r, OutputFormat::Table);
-        assert!(
-            table.contains("protocol") && table.contains("daytime"),
-            "{table}"
-        );
-        let csv = render(&r, OutputFormat::Csv);
-        let rows: Vec<&str> = csv.lines().collect();
-        let col = rows[0].split(',').position(|h| h == "protocol").unwrap();
-        assert_eq!(rows[1].split(',').nth(col), Some("daytime"));
-    }
-}
-
-#[test]
-fn daytime_implies_churn() {
-    let server = serve_daytime(b"Tuesday\r\n".to_vec());
-    let mut a = daytime_args(&server, 2, 5);
-    a.load.churn = false;
-    let r = run_bench(&a).expect("bench runs");
-    check_invariants(&r);
-    assert!(r.churn, "{r:?}");
-    assert_eq!((r.replies_ok, r.connections), (10, 10), "{r:?}");
-}
-
-#[test]
-fn daytime_answers_of_the_wrong_shape_are_wrong_replies() {
-    let too_long = [vec![b'x'; 600], b"\r\n".to_vec()].concat();
-    for answer in [
-        b"garbage without a line end".to_vec(),
-        too_long,
-        b"\x00\x01\x02binary\n".to_vec(),
-        b"two\nlines\n".to_vec(),
-        b"\r\n".to_vec(),
-    ] {
-        let server = serve_daytime(answer.clone());
-        let r = run_bench(&daytime_args(&server, 2, 5)).expect("bench runs");
-        check_invariants(&r);
-        let shown = String::from_utf8_lossy(&answer[..answer.len().min(30)]).into_owned();
-        assert_eq!(r.sent, 10, "{shown:?}: {r:?}");
-        assert_eq!(r.errors.wrong_reply, 10, "{shown:?}: {r:?}");
-        assert_eq!(r.replies_ok, 0, "{shown:?}: {r:?}");
-    }
-}
-
-#[test]
-fn daytime_close_without_a_byte_is_closed_early() {
-    let server = serve_daytime(Vec::new());
-    let r = run_bench(&daytime_args(&server, 2, 5)).expect("bench runs");
-    check_invariants(&r);
-    assert_eq!(r.sent, 10, "{r:?}");
-    assert_eq!(r.errors.closed_early, 10, "{r:?}");
-    assert_eq!(r.replies_ok, 0);
-}
-
-/// The framework's own way of serving daytime (`on_connect` replies and
-/// returns `Close`, as `examples/daytime.rs` does), in every mode.
-#[test]
-fn daytime_against_the_framework_in_every_mode() {
-    use tcpmodes::{Action, Config, Context, Handler, Mode, Server};
-    struct Daytime;
-    impl Handler for Daytime {
-        fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
-            ctx.reply("Tue, 25 Nov 2025 18:14:03 GMT\r\n");
-            Action::Close
-        }
-        fn on_message(&mut self, _: &[u8], _: &mut Context<'_>) -> Action {
-            Action::Close
-        }
-    }
-    for mode in [Mode::Serial, Mode::Threads, Mode::Pool] {
-        let mut config = Config::default();
-        config.address = "127.0.0.1:0".into();
-        config.mode = mode;
-        let server = Server::bind(config, || Daytime).expect("bind").spawn();
-        let mut a = BenchArgs::new(server.local_addr().to_string());
-        a.protocol = Protocol::Daytime;
-        a.load.churn = true;
-        a.load.clients = 8;
-        a.load.messages = Some(10);
-        a.threads = Some(2);
-        a.no_progress = true;
-        a.load.timeout_ms = 10_000;
-        let r = run_bench(&a).expect("bench runs");
-        server.stop();
-        check_invariants(&r);
-        assert_eq!(r.replies_ok, 80, "{mode:?}: {r:?}");
-        assert_eq!(r.errors.total, 0, "{mode:?}: {r:?}");
-    }
 }
 
 #[test]

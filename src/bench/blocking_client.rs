@@ -5,15 +5,19 @@
 //! socket through epoll costs a syscall and a wake-up per message. Such a
 //! thread runs its client here, on blocking sockets, with the same checks
 //! (`check`), deadlines and counting ([`Tally::settle`]) as the event loop.
+//! Under `--rate` it sleeps until its next request is due.
 
 use std::io::{self, Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::check::{ReadOutcome, match_expected};
+use super::account::Account;
+use super::check::{ReadOutcome, ReplyCheck};
+use super::exchange::MessageBuf;
+use super::failure::Failure;
 use super::plan::{Plan, SCAN_INTERVAL};
 use super::progress::{Flushed, Progress};
-use super::tally::{Account, Failure, Outcome, Tally};
+use super::tally::{Outcome, Tally};
 
 /// How far above the wanted bound a socket timeout already set may be and
 /// still be left alone. Resetting `SO_RCVTIMEO` before every read would cost
@@ -25,7 +29,7 @@ const TIMEOUT_SLACK: Duration = SCAN_INTERVAL;
 enum Unanswered {
     /// An outcome: counted in `errors`.
     Failed(Failure),
-    /// The run ended first: counted in `abandoned`.
+    /// The run ended first: counted in `unanswered` (and `abandoned`).
     Abandoned,
 }
 
@@ -44,12 +48,13 @@ enum Unanswered {
 /// place would overshoot by more than [`TIMEOUT_SLACK`].
 ///
 /// Accounting is the event loop's, rule for rule, through the same
-/// [`Tally::settle`]: an attempt starts at the connect (no connection) or
-/// the request write, is measured when it starts after the warm-up, ends in
-/// one verified reply or one error of the same kinds ([`Failure`],
-/// [`match_expected`]); an error drops the connection and waits out the same
-/// [`Account::backoff`] before reconnecting; an attempt without an outcome
-/// when the run ends is `abandoned`; progress is flushed every
+/// [`Tally`]: an attempt starts at the connect (no connection) or the
+/// request write (under `--rate`, not before it is due), is measured when
+/// it starts (is due) after the warm-up, ends in one verified reply or one
+/// error of the same kinds ([`Failure`], [`ReplyCheck`]); an error drops
+/// the connection and waits out the same [`Account::backoff`] before
+/// reconnecting; an attempt without an outcome when the run ends is
+/// unanswered ([`Tally::retire`]); progress is flushed every
 /// [`SCAN_INTERVAL`].
 pub(super) struct Dedicated<'a> {
     plan: &'a Plan,
@@ -63,13 +68,16 @@ pub(super) struct Dedicated<'a> {
     scratch: Vec<u8>,
     tally: Tally,
     flushed: Flushed,
-    /// Its open attempt, messages left and errors in a row.
+    /// Its open attempt, messages left, errors in a row, schedule, wait.
     account: Account,
+    /// Its request and reply, when they differ per message.
+    msg: MessageBuf,
 }
 
 impl<'a> Dedicated<'a> {
-    /// The client of a thread, not connected yet.
-    pub(super) fn new(plan: &'a Plan, progress: &'a Progress) -> io::Result<Self> {
+    /// Client number `client` of the run, on a thread of its own, not
+    /// connected yet.
+    pub(super) fn new(plan: &'a Plan, progress: &'a Progress, client: usize) -> io::Result<Self> {
         Ok(Dedicated {
             plan,
             progress,
@@ -77,14 +85,16 @@ impl<'a> Dedicated<'a> {
             read_timeout: None,
             write_timeout: None,
             scratch: vec![0; 64 * 1024],
-            tally: Tally::new()?,
+            tally: Tally::new(plan.measure_start, plan.exchange.greeting().is_some())?,
             flushed: Flushed::default(),
-            account: Account::new(plan.messages),
+            account: Account::new(plan, client),
+            msg: MessageBuf::default(),
         })
     }
 
     /// Sends until its messages are done or the run ends; an attempt in
-    /// flight then is abandoned.
+    /// flight then, and under `--rate` every request due by then, is
+    /// unanswered.
     pub(super) fn run(mut self) -> io::Result<Tally> {
         let plan = self.plan;
         let mut now = Instant::now();
@@ -97,20 +107,27 @@ impl<'a> Dedicated<'a> {
             if self.account.done() {
                 break;
             }
-            self.account.open(now >= plan.measure_start);
-            let outcome = match self.attempt(now) {
+            let n = match self.account.begin(now, plan.measure_start) {
+                Ok(n) => n,
+                Err(due) => {
+                    thread::sleep(due.min(plan.end).saturating_duration_since(now));
+                    now = Instant::now();
+                    continue;
+                }
+            };
+            let outcome = match self.attempt(now, n) {
                 Ok((since, at)) => Outcome::Answered { since, at },
                 Err(Unanswered::Failed(failure)) => Outcome::Failed {
                     failure,
                     at: Instant::now(),
                 },
-                Err(Unanswered::Abandoned) => Outcome::Abandoned,
+                Err(Unanswered::Abandoned) => Outcome::Abandoned { at: plan.end },
             };
             // The run stops at `end`: what is seen after it had no outcome
             // in the run, as in the event loop, which stops looking then.
             let outcome = match outcome {
                 Outcome::Answered { at, .. } | Outcome::Failed { at, .. } if at >= plan.end => {
-                    Outcome::Abandoned
+                    Outcome::Abandoned { at: plan.end }
                 }
                 outcome => outcome,
             };
@@ -118,7 +135,7 @@ impl<'a> Dedicated<'a> {
             match outcome {
                 Outcome::Answered { at, .. } => now = at,
                 Outcome::Failed { at, .. } => {
-                    self.stream = None;
+                    self.drop_stream(at);
                     if self.account.done() {
                         break;
                     }
@@ -129,29 +146,50 @@ impl<'a> Dedicated<'a> {
                     thread::sleep(pause);
                     now = Instant::now();
                 }
-                Outcome::Abandoned => break,
+                Outcome::Abandoned { .. } => break,
             }
         }
-        self.stream = None;
+        let end = Instant::now().min(plan.end);
+        self.drop_stream(end);
+        self.tally.retire(&mut self.account, end);
         self.flushed.flush(&self.tally, self.progress);
         Ok(self.tally)
     }
 
-    /// One attempt starting at `start`: connect and read the greeting if
-    /// there is no connection, then write the request and read the reply.
-    /// Returns when the request started and when the reply was complete.
-    fn attempt(&mut self, start: Instant) -> Result<(Instant, Instant), Unanswered> {
+    /// Closes the connection, if any, at `now`.
+    fn drop_stream(&mut self, now: Instant) {
+        self.stream = None;
+        self.tally.disconnected(&mut self.account, now);
+    }
+
+    /// One attempt, message `n`, starting at `start`: connect and read the
+    /// greeting if there is no connection, then write the request and read
+    /// the reply. Returns when its latency starts (under `--rate` the due
+    /// time, else the request's write) and when the reply was complete.
+    fn attempt(&mut self, start: Instant, n: u64) -> Result<(Instant, Instant), Unanswered> {
         let plan = self.plan;
         let mut request_start = start;
         if self.stream.is_none() {
             let deadline = start + plan.timeout;
+            self.tally.connecting(&mut self.account, start);
             self.connect(start, deadline)?;
-            request_start = self.read_expected(&plan.greeting, deadline)?;
+            if plan.exchange.greeting().is_some() {
+                request_start = self.read_expected(true, deadline)?;
+                // A greeting after the end (a server that took this client
+                // when the run's others left) did not serve it in the run.
+                if request_start >= plan.end {
+                    return Err(Unanswered::Abandoned);
+                }
+                self.tally.served(&mut self.account, request_start);
+            }
         }
+        plan.exchange
+            .prepare(self.account.client(), n, &mut self.msg);
         let deadline = request_start + plan.timeout;
         self.write_request(request_start, deadline)?;
-        let done = self.read_expected(&plan.reply, deadline)?;
-        Ok((request_start, done))
+        let done = self.read_expected(false, deadline)?;
+        let since = self.account.scheduled().unwrap_or(request_start);
+        Ok((since, done))
     }
 
     fn connect(&mut self, now: Instant, deadline: Instant) -> Result<(), Unanswered> {
@@ -160,7 +198,7 @@ impl<'a> Dedicated<'a> {
             Ok(stream) => {
                 // As in the event loop: requests go out in one write.
                 let _ = stream.set_nodelay(true);
-                self.tally.connected(&self.account);
+                self.tally.connected(&mut self.account);
                 self.stream = Some(stream);
                 self.read_timeout = None;
                 self.write_timeout = None;
@@ -176,7 +214,7 @@ impl<'a> Dedicated<'a> {
     /// Writes the whole request; `start` is the time now, saving a clock
     /// read on the common path of one write.
     fn write_request(&mut self, start: Instant, deadline: Instant) -> Result<(), Unanswered> {
-        let request = &self.plan.request;
+        let request = self.plan.exchange.request(&self.msg);
         let mut pos = 0;
         let mut exact = false;
         let mut first = Some(start);
@@ -200,9 +238,16 @@ impl<'a> Dedicated<'a> {
         Ok(())
     }
 
-    /// Reads until `expected` has arrived exactly; returns when it did.
-    fn read_expected(&mut self, expected: &[u8], deadline: Instant) -> Result<Instant, Unanswered> {
-        let mut pos = 0;
+    /// Reads until the greeting (`greeting == true`) or the expected reply
+    /// has arrived exactly (with `--expect any`, until one whole message
+    /// has); returns when it did.
+    fn read_expected(&mut self, greeting: bool, deadline: Instant) -> Result<Instant, Unanswered> {
+        let exchange = &self.plan.exchange;
+        let mut check = if greeting {
+            ReplyCheck::Exact { pos: 0 }
+        } else {
+            ReplyCheck::new(exchange.reply(&self.msg), exchange.framing())
+        };
         let mut exact = false;
         loop {
             let limit = self.limit(Instant::now(), deadline)?;
@@ -214,11 +259,22 @@ impl<'a> Dedicated<'a> {
             })?;
             match stream.read(&mut self.scratch) {
                 Ok(0) => return Err(Unanswered::Failed(Failure::ClosedEarly)),
-                Ok(n) => match match_expected(expected, &mut pos, &self.scratch[..n]) {
-                    ReadOutcome::Complete => return Ok(Instant::now()),
-                    ReadOutcome::Pending => {}
-                    ReadOutcome::Failed(f) => return Err(Unanswered::Failed(f)),
-                },
+                Ok(n) => {
+                    self.account.heard();
+                    let expected = if greeting {
+                        exchange.greeting()
+                    } else {
+                        exchange.reply(&self.msg)
+                    };
+                    match check.push(expected, &self.scratch[..n]) {
+                        ReadOutcome::Complete => {
+                            self.account.matched();
+                            return Ok(Instant::now());
+                        }
+                        ReadOutcome::Pending => {}
+                        ReadOutcome::Failed(f) => return Err(Unanswered::Failed(f)),
+                    }
+                }
                 Err(e) if is_timeout(&e) => exact = self.retry(deadline)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Unanswered::Failed(Failure::of(&e))),

@@ -3,7 +3,9 @@
 //!
 //! Echo replies are known in advance ([`Plan`](super::plan::Plan) holds
 //! their exact bytes), so every read is compared with what must come next
-//! ([`match_expected`]): nothing is parsed or buffered.
+//! ([`match_expected`]): nothing is parsed or buffered. With `--expect any`
+//! only the end of the reply is looked for ([`AnyMessage`]), which the
+//! framing marks; [`ReplyCheck`] is either kind, for both clients.
 //!
 //! With `--protocol daytime` (RFC 867) there is no request and the reply is
 //! not known in advance (it is the server's clock), so each attempt is
@@ -13,7 +15,13 @@
 //! [`MAX_DAYTIME_LINE`] bytes. Every attempt is a new connection, so
 //! daytime always runs as `--churn`.
 
-use super::tally::Failure;
+use super::failure::Failure;
+use crate::Framing;
+
+/// Longest reply `--expect any` accepts: the largest request the generator
+/// sends, plus room for an answer around it. A reply that never ends (a
+/// line without `\n`) fails here instead of at the timeout.
+pub(super) const MAX_ANY_REPLY: usize = super::flags::MAX_PAYLOAD + 1024;
 
 /// Longest daytime answer accepted, line end included. RFC 867 sets no
 /// limit, but a date is a few dozen bytes; a server that sends more is not
@@ -42,6 +50,95 @@ pub(super) fn match_expected(expected: &[u8], pos: &mut usize, got: &[u8]) -> Re
         ReadOutcome::Complete
     } else {
         ReadOutcome::Pending
+    }
+}
+
+/// Where one reading stands: towards exact bytes, or towards the end of
+/// any one framed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReplyCheck {
+    /// `pos` bytes of the expected ones have arrived.
+    Exact { pos: usize },
+    /// Any complete message will do.
+    Any(AnyMessage),
+}
+
+impl ReplyCheck {
+    /// A fresh check: of `expected`'s bytes when `Some`, else of any one
+    /// message in `framing`.
+    pub(super) fn new(expected: Option<&[u8]>, framing: Framing) -> ReplyCheck {
+        match expected {
+            Some(_) => ReplyCheck::Exact { pos: 0 },
+            None => ReplyCheck::Any(AnyMessage::new(framing)),
+        }
+    }
+
+    /// Takes the bytes `got` just read; `expected` is what
+    /// [`new`](Self::new) was given.
+    pub(super) fn push(&mut self, expected: Option<&[u8]>, got: &[u8]) -> ReadOutcome {
+        match (self, expected) {
+            (ReplyCheck::Exact { pos }, Some(expected)) => match_expected(expected, pos, got),
+            (ReplyCheck::Any(any), _) => any.push(got),
+            (ReplyCheck::Exact { .. }, None) => ReadOutcome::Failed(Failure::Other),
+        }
+    }
+}
+
+/// Incremental search for the end of one framed message, of any content:
+/// a `\n` with line framing, the announced length with length framing.
+/// Bytes past that end are a wrong reply, as they are for exact replies:
+/// the server answered one request with more than one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct AnyMessage {
+    framing: Framing,
+    /// Bytes received.
+    seen: usize,
+    /// Length framing: the prefix so far, then the whole message's size.
+    prefix: [u8; 4],
+    total: Option<usize>,
+}
+
+impl AnyMessage {
+    fn new(framing: Framing) -> AnyMessage {
+        AnyMessage {
+            framing,
+            seen: 0,
+            prefix: [0; 4],
+            total: None,
+        }
+    }
+
+    fn push(&mut self, got: &[u8]) -> ReadOutcome {
+        let start = self.seen;
+        self.seen += got.len();
+        let end = match self.framing {
+            Framing::Line => got.iter().position(|&b| b == b'\n').map(|i| start + i + 1),
+            Framing::Length => {
+                for (i, &b) in got.iter().enumerate() {
+                    if start + i >= 4 {
+                        break;
+                    }
+                    self.prefix[start + i] = b;
+                }
+                if self.total.is_none() && self.seen >= 4 {
+                    let len = u32::from_be_bytes(self.prefix) as usize;
+                    if len > MAX_ANY_REPLY {
+                        return ReadOutcome::Failed(Failure::WrongReply);
+                    }
+                    self.total = Some(4 + len);
+                }
+                self.total.filter(|&t| self.seen >= t)
+            }
+            // Raw and http do not mark where a reply ends; flags refuse
+            // `--expect any` with them.
+            Framing::Raw | Framing::Http => return ReadOutcome::Failed(Failure::Other),
+        };
+        match end {
+            Some(end) if end == self.seen => ReadOutcome::Complete,
+            Some(_) => ReadOutcome::Failed(Failure::WrongReply),
+            None if self.seen > MAX_ANY_REPLY => ReadOutcome::Failed(Failure::WrongReply),
+            None => ReadOutcome::Pending,
+        }
     }
 }
 
@@ -119,6 +216,37 @@ mod tests {
             match_expected(b"ab", &mut pos, b"abc"),
             ReadOutcome::Failed(Failure::WrongReply)
         ));
+    }
+
+    fn any(framing: Framing, chunks: &[&[u8]]) -> Vec<&'static str> {
+        let mut c = ReplyCheck::new(None, framing);
+        chunks
+            .iter()
+            .map(|chunk| match c.push(None, chunk) {
+                ReadOutcome::Complete => "complete",
+                ReadOutcome::Pending => "pending",
+                ReadOutcome::Failed(Failure::WrongReply) => "wrong",
+                ReadOutcome::Failed(_) => "other",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_message_ends_where_its_framing_says() {
+        assert_eq!(any(Framing::Line, &[b"OK", b"\n"]), ["pending", "complete"]);
+        assert_eq!(any(Framing::Line, &[b"\n"]), ["complete"]);
+        assert_eq!(any(Framing::Line, &[b"OK\nmore"]), ["wrong"]);
+        assert_eq!(
+            any(Framing::Length, &[b"\0\0", b"\0\x02O", b"K"]),
+            ["pending", "pending", "complete"]
+        );
+        assert_eq!(any(Framing::Length, &[b"\0\0\0\0"]), ["complete"]);
+        assert_eq!(any(Framing::Length, &[b"\0\0\0\x01ab"]), ["wrong"]);
+        assert_eq!(any(Framing::Length, &[b"\xff\xff\xff\xff"]), ["wrong"]);
+        assert_eq!(any(Framing::Raw, &[b"x"]), ["other"]);
+        let mut c = ReplyCheck::new(Some(b"ab"), Framing::Line);
+        assert!(matches!(c.push(Some(b"ab"), b"a"), ReadOutcome::Pending));
+        assert!(matches!(c.push(Some(b"ab"), b"b"), ReadOutcome::Complete));
     }
 
     fn line(chunks: &[&[u8]]) -> Result<(), Failure> {

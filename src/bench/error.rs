@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Why a bench could not run at all, as opposed to errors *during* a run,
 /// which are results and so are counted in the report
@@ -28,6 +29,13 @@ pub enum BenchError {
     },
     /// The generator itself failed (creating a poller or a thread).
     Io(io::Error),
+    /// A file the flags asked for (`--histogram`) could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        source: io::Error,
+    },
 }
 
 impl BenchError {
@@ -52,6 +60,9 @@ impl fmt::Display for BenchError {
                 )
             }
             BenchError::Io(e) => write!(f, "load generator failed: {e}"),
+            BenchError::Write { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
         }
     }
 }
@@ -60,7 +71,9 @@ impl std::error::Error for BenchError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BenchError::InvalidArgs(_) => None,
-            BenchError::Resolve { source, .. } | BenchError::Connect { source, .. } => Some(source),
+            BenchError::Resolve { source, .. }
+            | BenchError::Connect { source, .. }
+            | BenchError::Write { source, .. } => Some(source),
             BenchError::Io(e) => Some(e),
         }
     }

@@ -9,25 +9,39 @@
 //! pressure on a server from thousands of sockets at once.
 //!
 //! Replies are checked by `check`, and every outcome is counted by
-//! [`Tally::settle`], as in the blocking client.
+//! [`Tally::settle`], as in the blocking client. Under `--rate` a client
+//! whose next request is not due yet waits in [`State::Due`], woken by a
+//! timer ([`Worker::timers`]) at the due time.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use super::check::{LineCheck, ReadOutcome, match_expected};
+use super::account::Account;
+use super::check::{LineCheck, ReadOutcome, ReplyCheck};
+use super::exchange::MessageBuf;
+use super::failure::Failure;
 use super::flags::Protocol;
 use super::plan::{Plan, SCAN_INTERVAL};
 use super::progress::{Flushed, Progress};
-use super::tally::{Account, Failure, Outcome, Tally};
+use super::tally::{Outcome, Tally};
 
 /// Where a client is in its attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Waiting out a pause after an error; reconnects at `deadline`.
     Backoff,
+    /// Under `--rate`: the next request is due at `deadline`. The loop
+    /// sleeps in epoll, whose timer counts whole milliseconds (rounded
+    /// up), so a request leaves up to 1 ms after its due time, and that
+    /// shows in its latency, as in wrk2, whose event loop has the same
+    /// timer. A thread with one persistent client sleeps to the due time
+    /// instead (`blocking_client.rs`).
+    Due,
     /// Non-blocking connect in progress.
     Connecting,
     /// Connected, reading the greeting.
@@ -46,9 +60,10 @@ enum State {
 struct Client {
     state: State,
     stream: Option<TcpStream>,
-    /// Bytes of the current request written, or of the expected greeting or
-    /// reply received.
+    /// Bytes of the current request written.
     pos: usize,
+    /// What has arrived of the expected greeting or reply.
+    check: ReplyCheck,
     /// Daytime: what has been seen of the line so far.
     line: LineCheck,
     /// End of the current phase, or of the backoff.
@@ -58,8 +73,12 @@ struct Client {
     /// The current request did not fit in one write; then the reply may
     /// already be waiting when the write ends, so read right away.
     write_blocked: bool,
-    /// Its open attempt, messages left and errors in a row.
+    /// Its open attempt, messages left, errors in a row, schedule, wait.
     account: Account,
+    /// The current attempt's message number (`{n}`).
+    n: u64,
+    /// Its request and reply, when they differ per message.
+    msg: MessageBuf,
 }
 
 /// What to do after one step of a client's state machine.
@@ -83,6 +102,11 @@ pub(super) struct Worker<'a> {
     scratch: Vec<u8>,
     tally: Tally,
     flushed: Flushed,
+    /// Under `--rate`: `(due time, client)` of clients in [`State::Due`],
+    /// soonest first, so the loop sleeps until the next request is due
+    /// rather than until the next scan. An entry whose client has moved on
+    /// is skipped.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Clients whose reply just arrived on a kept connection: their next
     /// requests are written after the whole batch of events is read, right
     /// before the thread sleeps. Writing each at once kept the thread busy
@@ -94,24 +118,30 @@ pub(super) struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    /// A thread's share of the clients: `n` of them, none connected yet.
-    pub(super) fn new(plan: &'a Plan, progress: &'a Progress, n: usize) -> io::Result<Self> {
+    /// A thread's share of the clients: `n` of them, numbered from `first`,
+    /// none connected yet.
+    pub(super) fn new(
+        plan: &'a Plan,
+        progress: &'a Progress,
+        first: usize,
+        n: usize,
+    ) -> io::Result<Self> {
         let now = Instant::now();
-        let client = Client {
-            state: State::Backoff,
-            stream: None,
-            pos: 0,
-            line: LineCheck::default(),
-            deadline: now,
-            attempt_start: now,
-            request_start: now,
-            write_blocked: false,
-            account: Account::new(plan.messages),
-        };
-        let clients = (0..n)
-            .map(|_| Client {
+        let framing = plan.exchange.framing();
+        let clients = (first..first + n)
+            .map(|client| Client {
+                state: State::Backoff,
                 stream: None,
-                ..client
+                pos: 0,
+                check: ReplyCheck::new(None, framing),
+                line: LineCheck::default(),
+                deadline: now,
+                attempt_start: now,
+                request_start: now,
+                write_blocked: false,
+                account: Account::new(plan, client),
+                n: 0,
+                msg: MessageBuf::default(),
             })
             .collect();
         Ok(Worker {
@@ -121,14 +151,15 @@ impl<'a> Worker<'a> {
             clients,
             active: n,
             scratch: vec![0; 64 * 1024],
-            tally: Tally::new()?,
+            tally: Tally::new(plan.measure_start, plan.exchange.greeting().is_some())?,
             flushed: Flushed::default(),
+            timers: BinaryHeap::new(),
             deferred: Vec::new(),
         })
     }
 
     /// Drives the clients until they are done or the run ends; what is
-    /// still in flight then is abandoned.
+    /// still in flight or due then is unanswered ([`Tally::retire`]).
     pub(super) fn run(mut self) -> io::Result<Tally> {
         let mut events = Events::with_capacity(1024);
         let now = Instant::now();
@@ -147,7 +178,12 @@ impl<'a> Worker<'a> {
                 self.flush_progress();
                 next_scan = now + SCAN_INTERVAL;
             }
-            let wait = next_scan.min(self.plan.end).saturating_duration_since(now);
+            self.fire_timers(now);
+            let mut wake = next_scan.min(self.plan.end);
+            if let Some(Reverse((due, _))) = self.timers.peek() {
+                wake = wake.min(*due);
+            }
+            let wait = wake.saturating_duration_since(now);
             match self.poll.poll(&mut events, Some(wait)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -156,7 +192,12 @@ impl<'a> Worker<'a> {
             if events.is_empty() {
                 continue;
             }
+            // What arrives after the end had no outcome in the run (a
+            // server may greet a waiting client as the others leave).
             let now = Instant::now();
+            if now >= self.plan.end {
+                break;
+            }
             for ev in events.iter() {
                 let i = ev.token().0;
                 if i < self.clients.len() {
@@ -173,14 +214,32 @@ impl<'a> Worker<'a> {
             self.deferred = deferred;
             self.deferred.clear();
         }
-        // Whatever is still in flight has no outcome: abandon it.
+        // Whatever is still in flight has no outcome: it is unanswered, and
+        // so, under --rate, is every request due by now.
+        let end = Instant::now().min(self.plan.end);
         for i in 0..self.clients.len() {
             self.tally
-                .settle(&mut self.clients[i].account, Outcome::Abandoned);
-            self.close(i);
+                .settle(&mut self.clients[i].account, Outcome::Abandoned { at: end });
+            self.close(i, end);
+            self.tally.retire(&mut self.clients[i].account, end);
         }
         self.flush_progress();
         Ok(self.tally)
+    }
+
+    /// Starts the attempts of the clients whose next request is due.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((due, i))) = self.timers.peek() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            let c = &self.clients[i];
+            if c.state == State::Due && c.deadline <= now {
+                self.start_attempt(i, now);
+                self.drive(i, now);
+            }
+        }
     }
 
     /// Pushes this thread's counters to the progress line.
@@ -196,7 +255,7 @@ impl<'a> Worker<'a> {
                 continue;
             }
             match c.state {
-                State::Backoff => {
+                State::Backoff | State::Due => {
                     self.start_attempt(i, now);
                     self.drive(i, now);
                 }
@@ -214,13 +273,22 @@ impl<'a> Worker<'a> {
 
     /// Begins the client's next attempt (or retires it when its messages
     /// are done): connects if it has no connection, else writes a request.
+    /// Under `--rate`, a request not due yet waits in [`State::Due`].
     fn start_attempt(&mut self, i: usize, now: Instant) {
         let c = &mut self.clients[i];
         if c.account.done() {
-            self.finish(i);
+            self.finish(i, now);
             return;
         }
-        c.account.open(now >= self.plan.measure_start);
+        match c.account.begin(now, self.plan.measure_start) {
+            Ok(n) => c.n = n,
+            Err(due) => {
+                c.state = State::Due;
+                c.deadline = due;
+                self.timers.push(Reverse((due, i)));
+                return;
+            }
+        }
         c.attempt_start = now;
         if c.stream.is_some() {
             self.begin_request(i, now);
@@ -230,6 +298,7 @@ impl<'a> Worker<'a> {
     }
 
     fn connect(&mut self, i: usize, now: Instant) {
+        self.tally.connecting(&mut self.clients[i].account, now);
         match TcpStream::connect(self.plan.addr) {
             Ok(mut stream) => {
                 if let Err(e) = self.poll.registry().register(
@@ -250,12 +319,15 @@ impl<'a> Worker<'a> {
     }
 
     fn begin_request(&mut self, i: usize, now: Instant) {
+        let exchange = &self.plan.exchange;
         let c = &mut self.clients[i];
         c.state = State::Writing;
         c.pos = 0;
         c.write_blocked = false;
         c.request_start = now;
         c.deadline = now + self.plan.timeout;
+        exchange.prepare(c.account.client(), c.n, &mut c.msg);
+        c.check = ReplyCheck::new(exchange.reply(&c.msg), exchange.framing());
     }
 
     /// Advances client `i` as far as it can go without blocking.
@@ -269,6 +341,10 @@ impl<'a> Worker<'a> {
                 State::Connecting => self.step_connecting(i, now),
                 State::Greeting => match self.read_expected(i, true) {
                     ReadOutcome::Complete => {
+                        // The batch's clock may predate the connect made in
+                        // it; one read per connection keeps waits true.
+                        let at = Instant::now();
+                        self.tally.served(&mut self.clients[i].account, at);
                         self.begin_request(i, now);
                         Step::Continue
                     }
@@ -306,7 +382,7 @@ impl<'a> Worker<'a> {
                         Step::Wait
                     }
                 },
-                State::Backoff | State::Done => Step::Wait,
+                State::Backoff | State::Due | State::Done => Step::Wait,
             };
             if let Step::Wait = step {
                 return;
@@ -339,19 +415,26 @@ impl<'a> Worker<'a> {
         // Requests go out in one write; no reason to let Nagle hold any.
         let _ = stream.set_nodelay(true);
         let c = &mut self.clients[i];
-        self.tally.connected(&c.account);
-        c.state = match self.plan.protocol {
-            Protocol::Echo => State::Greeting,
-            Protocol::Daytime => State::Line,
-        };
-        c.pos = 0;
-        c.line = LineCheck::default();
+        self.tally.connected(&mut c.account);
+        match (self.plan.protocol, self.plan.exchange.greeting()) {
+            (Protocol::Daytime, _) => {
+                c.state = State::Line;
+                c.line = LineCheck::default();
+            }
+            (Protocol::Echo, Some(_)) => {
+                c.state = State::Greeting;
+                c.check = ReplyCheck::Exact { pos: 0 };
+            }
+            // Nothing to wait for: the request goes out at once.
+            (Protocol::Echo, None) => self.begin_request(i, now),
+        }
         Step::Continue
     }
 
     fn step_writing(&mut self, i: usize, now: Instant) -> Step {
-        let request = &self.plan.request;
+        let exchange = &self.plan.exchange;
         let c = &mut self.clients[i];
+        let request = exchange.request(&c.msg);
         let Some(stream) = c.stream.as_mut() else {
             return Step::Wait;
         };
@@ -391,24 +474,33 @@ impl<'a> Worker<'a> {
 
     /// Reads towards the greeting (`greeting == true`) or the reply,
     /// comparing every byte as it comes; any difference, or a byte past the
-    /// end, is a wrong reply.
+    /// end, is a wrong reply. With `--expect any`, only the reply's end is
+    /// looked for.
     fn read_expected(&mut self, i: usize, greeting: bool) -> ReadOutcome {
-        let expected = if greeting {
-            &self.plan.greeting
-        } else {
-            &self.plan.reply
-        };
+        let exchange = &self.plan.exchange;
         let c = &mut self.clients[i];
+        let expected = if greeting {
+            exchange.greeting()
+        } else {
+            exchange.reply(&c.msg)
+        };
         let Some(stream) = c.stream.as_mut() else {
             return ReadOutcome::Failed(Failure::Other);
         };
         loop {
             match stream.read(&mut self.scratch) {
                 Ok(0) => return ReadOutcome::Failed(Failure::ClosedEarly),
-                Ok(n) => match match_expected(expected, &mut c.pos, &self.scratch[..n]) {
-                    ReadOutcome::Pending => {}
-                    done => return done,
-                },
+                Ok(n) => {
+                    c.account.heard();
+                    match c.check.push(expected, &self.scratch[..n]) {
+                        ReadOutcome::Pending => {}
+                        ReadOutcome::Complete => {
+                            c.account.matched();
+                            return ReadOutcome::Complete;
+                        }
+                        failed => return failed,
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Pending,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return ReadOutcome::Failed(Failure::of(&e)),
@@ -429,11 +521,15 @@ impl<'a> Worker<'a> {
             match stream.read(&mut self.scratch) {
                 Ok(0) => {
                     return match c.line.finish() {
-                        Ok(()) => ReadOutcome::Complete,
+                        Ok(()) => {
+                            c.account.matched();
+                            ReadOutcome::Complete
+                        }
                         Err(f) => ReadOutcome::Failed(f),
                     };
                 }
                 Ok(n) => {
+                    c.account.heard();
                     if let Err(f) = c.line.push(&self.scratch[..n]) {
                         return ReadOutcome::Failed(f);
                     }
@@ -445,21 +541,23 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The reply was right: record it and start the next attempt.
+    /// The reply was right: record it and start the next attempt. The
+    /// latency runs from the request's due time under `--rate`, else from
+    /// its write (from the connect with `--churn`).
     fn succeed(&mut self, i: usize, now: Instant) {
         let churn = self.plan.churn;
         let c = &mut self.clients[i];
-        let since = if churn {
+        let since = c.account.scheduled().unwrap_or(if churn {
             c.attempt_start
         } else {
             c.request_start
-        };
+        });
         self.tally
             .settle(&mut c.account, Outcome::Answered { since, at: now });
         if churn {
             // The client closes first: its side keeps the TIME_WAIT, which
             // Linux reuses for new loopback connections (tcp_tw_reuse=2).
-            self.close(i);
+            self.close(i, now);
         }
         self.start_attempt(i, now);
     }
@@ -471,10 +569,10 @@ impl<'a> Worker<'a> {
         self.tally
             .settle(&mut c.account, Outcome::Failed { failure, at: now });
         let backoff = c.account.backoff();
-        self.close(i);
+        self.close(i, now);
         let c = &mut self.clients[i];
         if c.account.done() {
-            self.finish(i);
+            self.finish(i, now);
         } else {
             c.state = State::Backoff;
             c.deadline = now + backoff;
@@ -483,8 +581,8 @@ impl<'a> Worker<'a> {
 
     /// This client has sent all its messages (the outcome of its last one
     /// set the thread's `finished_at`).
-    fn finish(&mut self, i: usize) {
-        self.close(i);
+    fn finish(&mut self, i: usize, now: Instant) {
+        self.close(i, now);
         let c = &mut self.clients[i];
         if c.state != State::Done {
             c.state = State::Done;
@@ -492,9 +590,12 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn close(&mut self, i: usize) {
-        if let Some(mut stream) = self.clients[i].stream.take() {
+    /// Drops the client's connection, if any, at `now`.
+    fn close(&mut self, i: usize, now: Instant) {
+        let c = &mut self.clients[i];
+        if let Some(mut stream) = c.stream.take() {
             let _ = self.poll.registry().deregister(&mut stream);
         }
+        self.tally.disconnected(&mut c.account, now);
     }
 }

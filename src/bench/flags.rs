@@ -4,14 +4,13 @@
 //! into both commands, so `compare` cannot drift from what `bench` accepts.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::BenchError;
 use crate::Framing;
-
-// For a doc link only: the `--format` help text names the report type.
 
 /// With `raw` framing the server reads at most this many bytes as one
 /// message, so a larger payload would be cut into several messages.
@@ -20,6 +19,19 @@ pub(super) const MAX_RAW_PAYLOAD: usize = 1024;
 /// Largest payload accepted at all: a bench of huge messages measures the
 /// copy, not the server, and every client holds its request in memory.
 pub(super) const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
+
+/// The value of `--expect` that accepts any one complete message.
+pub(super) const ANY: &str = "any";
+
+/// The value of `--greeting` for a server that sends nothing first.
+pub(super) const NONE: &str = "none";
+
+/// Largest `--rate`: far above what one machine can send, so it only
+/// catches typos (and keeps the schedule's arithmetic exact).
+pub(super) const MAX_RATE: f64 = 1e9;
+
+/// Largest gap between two requests of one client under `--rate`: a day.
+const MAX_INTERVAL_SECS: f64 = 86_400.0;
 
 /// `--size` default, named so `--protocol daytime` can tell a payload size
 /// asked for (which it cannot honour) from the default.
@@ -78,9 +90,57 @@ pub struct LoadArgs {
     pub warmup: f64,
 
     /// Deadline, in milliseconds, for each phase of an attempt: connect plus
-    /// greeting, and request plus reply. Missing it counts as a timeout.
+    /// greeting, and request plus reply. Missing it counts as a timeout. An
+    /// attempt still waiting when the run ends is counted as unanswered,
+    /// whatever this deadline.
     #[arg(long, default_value_t = 5000)]
     pub timeout_ms: u64,
+
+    /// Open loop: MSGS_PER_SEC requests per second in all, spread evenly
+    /// over the clients, each request due at its own scheduled time, and its
+    /// latency measured from that time, not from when it was written
+    /// (wrk2's correction for coordinated omission): a request that waits
+    /// for a slow reply ahead of it keeps its due time, so a stalling server
+    /// shows in the percentiles, and requests still due when the run ends
+    /// count as unanswered with their latency so far. One request in flight
+    /// per connection, as in the closed loop. Without --rate, each client
+    /// sends its next request when the last reply arrives, and latency runs
+    /// from the write.
+    #[arg(long, value_name = "MSGS_PER_SEC")]
+    pub rate: Option<f64>,
+
+    /// What the server sends first on each connection, framed with
+    /// --framing, or `none` for a protocol that waits for the client.
+    /// Default: the echo greeting, `Welcome!`. Escapes: `\n` `\r` `\t`
+    /// `\\` `\0` `\xHH`.
+    #[arg(long, value_name = "TEXT|none")]
+    pub greeting: Option<String>,
+
+    /// The request each client sends, framed with --framing: `{n}` becomes
+    /// the client's message number (from 0), `{client}` its number (from
+    /// 0); escapes as for --greeting. Default: --size bytes of `abc…`.
+    #[arg(long, value_name = "TEXT", help = request_help())]
+    pub request: Option<String>,
+
+    /// The reply to check each request against, with the placeholders and
+    /// escapes of --request, or `any` for any one complete message (needs
+    /// --framing line or length, which mark where a reply ends). Default:
+    /// the echo answer, `Received <request>;`.
+    #[arg(long, value_name = "TEXT|any")]
+    pub expect: Option<String>,
+}
+
+/// The help of `--request`: its doc comment, with `{n}` written so clap
+/// shows it. Clap turns every `{n}` in a help text into a line break; a
+/// style escape between the brace and the `n` (dropped when the help is
+/// printed without colours) keeps the placeholder intact.
+fn request_help() -> String {
+    let n = clap::builder::styling::Style::new().bold();
+    format!(
+        "The request each client sends, framed with --framing: `{{{n}n{n:#}}}` becomes the \
+         client's message number (from 0), `{{client}}` its number (from 0); escapes as for \
+         --greeting. Default: --size bytes of `abc…`"
+    )
 }
 
 impl Default for LoadArgs {
@@ -96,6 +156,10 @@ impl Default for LoadArgs {
             churn: false,
             warmup: 0.0,
             timeout_ms: 5000,
+            rate: None,
+            greeting: None,
+            request: None,
+            expect: None,
         }
     }
 }
@@ -138,6 +202,13 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// Also write the latency's whole percentile spectrum to FILE, in the
+    /// text HdrHistogram's `outputPercentileDistribution` and wrk2's
+    /// `--latency` print (values in milliseconds), for the tools that plot
+    /// those.
+    #[arg(long, value_name = "FILE")]
+    pub histogram: Option<PathBuf>,
+
     /// Record who was served when into [`BenchReport::timeline`]
     /// (`compare --timeline` sets it; not a flag of `bench`).
     ///
@@ -159,6 +230,7 @@ impl BenchArgs {
             allow_errors: false,
             threads: None,
             no_progress: false,
+            histogram: None,
             timeline: false,
         }
     }
@@ -227,6 +299,18 @@ pub(super) fn check(args: &BenchArgs) -> Result<(), BenchError> {
         return bad("--clients must be at least 1".into());
     }
     if args.protocol == Protocol::Daytime {
+        for (flag, given) in [
+            ("--greeting", &load.greeting),
+            ("--request", &load.request),
+            ("--expect", &load.expect),
+        ] {
+            if given.is_some() {
+                return bad(format!(
+                    "{flag} does not apply to --protocol daytime, whose server sends one \
+                     line and closes"
+                ));
+            }
+        }
         // Values, not flags, are checked: `--size 64` asks for nothing the
         // default does not, so only a size or framing that would change
         // the run, and cannot, is refused.
@@ -249,6 +333,39 @@ pub(super) fn check(args: &BenchArgs) -> Result<(), BenchError> {
             "--framing {} does not carry the echo protocol; use raw, line or length",
             load.framing
         ));
+    }
+    if load.request.is_some() && load.size != DEFAULT_SIZE {
+        return bad(format!(
+            "--size {} does not apply with --request, whose text is the message",
+            load.size
+        ));
+    }
+    if load.expect.as_deref() == Some(ANY) && load.framing == Framing::Raw {
+        return bad(
+            "--expect any needs a framing that marks where a reply ends: use --framing \
+             line or length (and the same on the server)"
+                .into(),
+        );
+    }
+    if let Some(rate) = load.rate {
+        // Each client's requests are `clients / rate` seconds apart.
+        if !(rate.is_finite() && rate > 0.0) {
+            return bad(format!(
+                "--rate must be a number of messages per second above 0, not {rate}"
+            ));
+        }
+        if load.clients as f64 / rate > MAX_INTERVAL_SECS {
+            return bad(format!(
+                "--rate {rate} over {} clients sends each client less than one message a \
+                 day; raise --rate or lower --clients",
+                load.clients
+            ));
+        }
+        if rate > MAX_RATE {
+            return bad(format!(
+                "--rate must be at most {MAX_RATE} messages per second"
+            ));
+        }
     }
     if load.size == 0 {
         return bad("--size must be at least 1 byte".into());

@@ -1,12 +1,17 @@
 //! The load generator (`tcpmodes bench`) and the side-by-side comparison
 //! of the modes (`tcpmodes compare`).
 //!
-//! `bench` loads a running server with the echo protocol (or, with
-//! `--protocol daytime`, one that sends a line and closes), checks every
-//! reply byte for byte, and reports throughput, latency percentiles and
-//! errors by kind ([`BenchReport`]: its JSON is the interface for scripts).
-//! `compare` starts an in-process echo server per mode and benches each
-//! with the same load.
+//! `bench` loads a running server with the echo protocol, or any
+//! request/reply exchange (`--greeting`, `--request`, `--expect`), or, with
+//! `--protocol daytime`, one that sends a line and closes; checks every
+//! reply byte for byte; and reports throughput, latency percentiles,
+//! each client's wait for service, the clients never served, and errors by
+//! kind ([`BenchReport`]: its JSON is the interface for scripts). Load is a
+//! closed loop (each client sends when its last reply came) or, with
+//! `--rate`, an open loop whose latencies run from when each request was
+//! due, so a stalled server cannot hide (coordinated omission). `compare`
+//! starts an in-process echo server per mode and benches each with the same
+//! load.
 //!
 //! Data flows one way, as in oha:
 //!
@@ -16,26 +21,32 @@
 //!                 blocking)
 //! ```
 //!
-//! and the files import each other without cycles: flags and plan know
-//! nothing of the clients; both clients check replies through `check` and
-//! count through `tally`; the report is data that knows nothing of the
+//! and the files import each other without cycles, each only from files
+//! above it in this table: flags, exchange and plan know nothing of the
+//! clients; both clients check replies through `check` and count through
+//! `account` and `tally`; the report is data that knows nothing of the
 //! clients or of who renders it; render and plot read reports. Only `run`
 //! and `compare` see every stage.
 //!
 //! | file | holds |
 //! |---|---|
-//! | `flags.rs` | [`BenchArgs`], [`LoadArgs`] (the load flags `compare` shares), [`Protocol`], [`OutputFormat`], and the checks on their values |
 //! | `error.rs` | [`BenchError`]: why a run could not start |
-//! | `plan.rs` | the plan: exact bytes each client sends and expects, deadlines, backoff, the pre-flight connection |
-//! | `check.rs` | reply checking, byte for byte (echo) or by shape (daytime) |
-//! | `tally.rs` | counting: how an attempt ends, one routine both clients count through, [`ErrorCounts`] |
+//! | `flags.rs` | [`BenchArgs`], [`LoadArgs`] (the load flags `compare` shares), [`Protocol`], [`OutputFormat`], and the checks on their values |
+//! | `exchange.rs` | the greeting, request and reply texts (`--greeting`, `--request`, `--expect`), placeholders and escapes, framed |
+//! | `plan.rs` | the plan: the exchange, deadlines, the rate, backoff, the pre-flight connection |
+//! | `schedule.rs` | the open loop (`--rate`): when each request is due, and what was due at the end |
+//! | `failure.rs` | how an attempt can fail |
+//! | `check.rs` | reply checking, byte for byte, by framing (`--expect any`) or by shape (daytime) |
+//! | `account.rs` | one client's standing: its attempt, schedule, wait for service, what it saw, its connections |
+//! | `tally.rs` | counting: how an attempt ends, one routine both clients count through, [`ErrorCounts`], [`NeverAnswered`] |
 //! | `progress.rs` | the progress line on stderr |
 //! | `event_client.rs` | many clients per thread on a mio event loop |
 //! | `blocking_client.rs` | one persistent client alone on its thread, blocking sockets |
 //! | `report.rs` | [`BenchReport`], [`LatencySummary`], [`SCHEMA_VERSION`]: data only |
 //! | `render.rs` | table, JSON and CSV, from one list of columns |
+//! | `spectrum.rs` | `--histogram`: the latency's percentile spectrum as HdrHistogram and wrk2 print it |
 //! | `plot.rs` | the SVG chart of `compare --plot` |
-//! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired |
+//! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired, and the exit verdict |
 //! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`] |
 //!
 //! What `compare` shows, each file reading reports only:
@@ -57,11 +68,14 @@
 //! echo client, which runs it on blocking sockets: with one socket an event
 //! loop only adds a syscall per message. `modes/README.md` has the figures.
 
+mod account;
 mod blocking_client;
 mod check;
 mod compare;
 mod error;
 mod event_client;
+mod exchange;
+mod failure;
 mod flags;
 mod plan;
 mod plot;
@@ -69,6 +83,8 @@ mod progress;
 mod render;
 mod report;
 mod run;
+mod schedule;
+mod spectrum;
 mod tally;
 
 // What compare shows.
@@ -89,6 +105,8 @@ pub use error::BenchError;
 pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};
 pub use plot::{PlotError, plot_svg};
 pub use render::{render, render_comparison};
-pub use report::{BenchReport, ClientTimeline, ConnectionSpan, LatencySummary, SCHEMA_VERSION};
+pub use report::{
+    BenchReport, ClientTimeline, ConnectionSpan, ExchangeTexts, LatencySummary, SCHEMA_VERSION,
+};
 pub use run::{main_bench, run_bench};
-pub use tally::ErrorCounts;
+pub use tally::{ErrorCounts, NeverAnswered};

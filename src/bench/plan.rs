@@ -3,18 +3,18 @@
 //! read-only by all generator threads.
 //!
 //! The generator knows the exact bytes of the greeting and of the reply to
-//! its payload (from `crate::echo`, the protocol's one definition), so the
-//! clients compare each read with what must come next and never parse or
-//! buffer replies.
+//! each request ([`Exchange`]: the echo protocol's from `crate::echo`, its
+//! one definition, unless `--greeting`, `--request` or `--expect` say
+//! otherwise), so the clients compare each read with what must come next
+//! and never parse or buffer replies.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::error::BenchError;
+use super::exchange::Exchange;
 use super::flags::{BenchArgs, Protocol, secs};
-use crate::Framing;
-use crate::echo::{GREETING, answer};
 
 /// How often each event loop looks for expired deadlines and due
 /// reconnects, and how often every thread publishes its counts. Scanning
@@ -28,6 +28,15 @@ pub(super) const SCAN_INTERVAL: Duration = Duration::from_millis(5);
 pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(1);
 pub(super) const BACKOFF_MAX: Duration = Duration::from_millis(100);
 
+/// Most connections a timeline keeps per client (`--churn` makes one per
+/// message); later ones are not recorded.
+pub(super) const TIMELINE_SPANS_PER_CLIENT: usize = 10_000;
+
+/// Most connections a timeline keeps in all, shared among the clients, so
+/// thousands of churning clients cannot fill the memory: each client keeps
+/// at most this divided by the clients (and at least one).
+pub(super) const TIMELINE_SPANS: usize = 1_000_000;
+
 /// The validated, resolved form of [`BenchArgs`], shared read-only by the
 /// generator threads.
 pub(super) struct Plan {
@@ -38,11 +47,17 @@ pub(super) struct Plan {
     pub(super) churn: bool,
     pub(super) messages: Option<u64>,
     pub(super) timeout: Duration,
-    /// Exact bytes of the request, the greeting and the reply, framed.
-    pub(super) request: Vec<u8>,
-    pub(super) greeting: Vec<u8>,
-    pub(super) reply: Vec<u8>,
+    /// What is sent and expected: greeting, requests, replies.
+    pub(super) exchange: Exchange,
+    /// `--rate`: requests per second in all, or `None` for a closed loop.
+    pub(super) rate: Option<f64>,
+    /// Connections each client records for the timeline; 0 when no
+    /// timeline was asked for.
+    pub(super) spans_per_client: usize,
     pub(super) warmup: Duration,
+    /// The run's start: the warm-up begins, open-loop schedules count from
+    /// here, and timelines are measured from here.
+    pub(super) start: Instant,
     /// Attempts starting before this are warm-up.
     pub(super) measure_start: Instant,
     /// Every thread stops here, whatever is in flight.
@@ -50,9 +65,13 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    /// The plan for `args` (already checked) against `addr`; the warm-up
-    /// starts now.
-    pub(super) fn new(args: &BenchArgs, addr: SocketAddr) -> Result<Plan, BenchError> {
+    /// The plan for `args` (already checked) against `addr`, speaking
+    /// `exchange`; the warm-up starts now.
+    pub(super) fn new(
+        args: &BenchArgs,
+        addr: SocketAddr,
+        exchange: Exchange,
+    ) -> Result<Plan, BenchError> {
         let load = &args.load;
         let timeout = Duration::from_millis(load.timeout_ms);
         let warmup = secs(load.warmup, "--warmup")?;
@@ -66,17 +85,26 @@ impl Plan {
             // Each attempt ends within two deadlines (connect + greeting,
             // request + reply) plus a backoff; so a client can always finish
             // its messages by then, and a server that hangs cannot hang us.
+            // Under --rate the last message is not due before the schedule
+            // has run its course, so that is added.
             Some(m) => {
                 let per_attempt = timeout.saturating_mul(2).saturating_add(BACKOFF_MAX);
+                let schedule = load.rate.map_or(Duration::ZERO, |rate| {
+                    let secs = m as f64 * load.clients as f64 / rate;
+                    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+                });
                 let cap = per_attempt
                     .saturating_mul(u32::try_from(m).unwrap_or(u32::MAX))
+                    .saturating_add(schedule)
                     .saturating_add(Duration::from_secs(1));
                 far_future(measure_start, cap)
             }
         };
-        let p = payload(load.size);
-        let mut expected_reply = Vec::new();
-        answer(&p, &mut expected_reply);
+        let spans_per_client = if args.timeline {
+            (TIMELINE_SPANS / load.clients.max(1)).clamp(1, TIMELINE_SPANS_PER_CLIENT)
+        } else {
+            0
+        };
         Ok(Plan {
             addr,
             clients: load.clients,
@@ -86,10 +114,11 @@ impl Plan {
             churn: load.churn || args.protocol == Protocol::Daytime,
             messages: load.messages,
             timeout,
-            request: framed(load.framing, &p),
-            greeting: framed(load.framing, GREETING),
-            reply: framed(load.framing, &expected_reply),
+            exchange,
+            rate: load.rate,
+            spans_per_client,
             warmup,
+            start,
             measure_start,
             end,
         })
@@ -130,38 +159,27 @@ pub(super) fn backoff(failures: u32) -> Duration {
     BACKOFF_MIN.saturating_mul(1 << shift).min(BACKOFF_MAX)
 }
 
-/// The printable payload: `abcd…z` repeated. It starts with `a`, so it is
-/// never `exit`, and contains no `\n` or `\r`.
-fn payload(size: usize) -> Vec<u8> {
-    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
-fn framed(framing: Framing, message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 4);
-    framing.encode(message, &mut out);
-    out
-}
-
 fn far_future(from: Instant, d: Duration) -> Instant {
     // Instant + a huge Duration panics on overflow; a year is "never" here.
     from.checked_add(d)
         .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
 }
 
+/// A plan for unit tests: the defaults against an address nothing is
+/// asked of, edited by `edit`.
+#[cfg(test)]
+pub(super) fn test_plan(edit: impl FnOnce(&mut Plan)) -> Plan {
+    let args = BenchArgs::new("127.0.0.1:1");
+    let exchange = Exchange::new(&args.load, args.protocol).expect("default exchange");
+    let addr = "127.0.0.1:1".parse().expect("address");
+    let mut plan = Plan::new(&args, addr, exchange).expect("default plan");
+    edit(&mut plan);
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::echo::EXIT;
-
-    #[test]
-    fn payload_is_printable_and_never_exit() {
-        for size in [1, 4, 26, 100, 1024] {
-            let p = payload(size);
-            assert_eq!(p.len(), size);
-            assert!(p.iter().all(|b| b.is_ascii_lowercase()));
-            assert_ne!(p, EXIT);
-        }
-    }
 
     #[test]
     fn backoff_doubles_up_to_its_cap() {

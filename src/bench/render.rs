@@ -162,6 +162,8 @@ enum Show {
     Churn,
     /// Only when some row is not echo, so echo tables stay as they were.
     NotEcho,
+    /// Only when some row is an open-loop run (`--rate`).
+    Rate,
 }
 
 /// How a report field appears in the table, for people.
@@ -230,12 +232,12 @@ const COLUMNS: &[Column] = &[
     Column {
         csv: "framing",
         cell: |_, r| r.framing.to_string(),
-        table: shown("framing", 5, false),
+        table: shown("framing", 6, false),
     },
     Column {
         csv: "size",
         cell: |_, r| r.size.to_string(),
-        table: shown("size", 6, true),
+        table: shown("size", 7, true),
     },
     Column {
         csv: "churn",
@@ -260,7 +262,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| format!("{:.3}", r.duration_secs),
         table: Some(TableColumn {
             header: "secs",
-            place: 7,
+            place: 8,
             right: true,
             show: Show::Always,
             cell: Some(|_, r| format!("{:.2}", r.duration_secs)),
@@ -269,7 +271,7 @@ const COLUMNS: &[Column] = &[
     Column {
         csv: "sent",
         cell: |_, r| r.sent.to_string(),
-        table: shown("sent", 15, true),
+        table: shown("sent", 18, true),
     },
     Column {
         csv: "replies_ok",
@@ -291,7 +293,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| format!("{:.1}", r.msgs_per_sec),
         table: Some(TableColumn {
             header: "msgs/s",
-            place: 9,
+            place: 11,
             right: true,
             show: Show::Always,
             cell: Some(|_, r| rate(r.msgs_per_sec)),
@@ -302,7 +304,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| format!("{:.1}", r.conns_per_sec),
         table: Some(TableColumn {
             header: "conns/s",
-            place: 8,
+            place: 10,
             right: true,
             show: Show::Churn,
             cell: Some(|_, r| rate(r.conns_per_sec)),
@@ -311,27 +313,27 @@ const COLUMNS: &[Column] = &[
     Column {
         csv: "p50_us",
         cell: |_, r| r.latency_us.p50.to_string(),
-        table: shown("p50 us", 10, true),
+        table: shown("p50 us", 12, true),
     },
     Column {
         csv: "p90_us",
         cell: |_, r| r.latency_us.p90.to_string(),
-        table: shown("p90 us", 11, true),
+        table: shown("p90 us", 13, true),
     },
     Column {
         csv: "p99_us",
         cell: |_, r| r.latency_us.p99.to_string(),
-        table: shown("p99 us", 12, true),
+        table: shown("p99 us", 14, true),
     },
     Column {
         csv: "p999_us",
         cell: |_, r| r.latency_us.p999.to_string(),
-        table: shown("p99.9 us", 13, true),
+        table: shown("p99.9 us", 15, true),
     },
     Column {
         csv: "max_us",
         cell: |_, r| r.latency_us.max.to_string(),
-        table: shown("max us", 14, true),
+        table: shown("max us", 16, true),
     },
     Column {
         csv: "mean_us",
@@ -378,7 +380,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| r.errors.total.to_string(),
         table: Some(TableColumn {
             header: "errors",
-            place: 16,
+            place: 19,
             right: false,
             show: Show::Always,
             cell: Some(|_, r| error_summary(&r.errors)),
@@ -389,7 +391,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| r.protocol.to_string(),
         table: Some(TableColumn {
             header: "protocol",
-            place: 4,
+            place: 5,
             right: false,
             show: Show::NotEcho,
             cell: None,
@@ -402,6 +404,52 @@ const COLUMNS: &[Column] = &[
         // pool `workers`, and the rate is theirs alone.
         table: shown("answered", 3, true),
     },
+    Column {
+        csv: "clients_unanswered",
+        cell: |_, r| r.clients_unanswered.to_string(),
+        // The clients that waited the whole run without a greeting: next
+        // to `answered`, so a rate of the few is not read as everyone's.
+        table: shown("unanswered clients", 4, true),
+    },
+    Column {
+        csv: "wait_p50_us",
+        cell: |_, r| r.wait_us.p50.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "wait_p90_us",
+        cell: |_, r| r.wait_us.p90.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "wait_p99_us",
+        cell: |_, r| r.wait_us.p99.to_string(),
+        // What the slowest clients lived through before any service: the
+        // figure serial mode's latency percentiles cannot show.
+        table: shown("wait p99 us", 17, true),
+    },
+    Column {
+        csv: "wait_max_us",
+        cell: |_, r| r.wait_us.max.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "unanswered",
+        cell: |_, r| r.unanswered.to_string(),
+        table: None,
+    },
+    Column {
+        csv: "rate",
+        cell: |_, r| r.rate.map_or(String::new(), |v| format!("{v:.1}")),
+        // The rate asked for, next to the rate achieved.
+        table: Some(TableColumn {
+            header: "rate",
+            place: 9,
+            right: true,
+            show: Show::Rate,
+            cell: Some(|_, r| r.rate.map_or(String::new(), rate)),
+        }),
+    },
 ];
 
 /// Aligned table: text columns to the left, numbers to the right.
@@ -409,6 +457,7 @@ fn table(rows: &[Row<'_>]) -> String {
     let labelled = rows.iter().any(|(l, _)| l.is_some());
     let churn = rows.iter().any(|(_, r)| r.churn);
     let protocol = rows.iter().any(|(_, r)| r.protocol != Protocol::Echo);
+    let open_loop = rows.iter().any(|(_, r)| r.rate.is_some());
     let mut cols: Vec<(&TableColumn, Cell)> = COLUMNS
         .iter()
         .filter_map(|c| c.table.as_ref().map(|t| (t, t.cell.unwrap_or(c.cell))))
@@ -417,6 +466,7 @@ fn table(rows: &[Row<'_>]) -> String {
             Show::Labelled => labelled,
             Show::Churn => churn,
             Show::NotEcho => protocol,
+            Show::Rate => open_loop,
         })
         .collect();
     cols.sort_by_key(|(t, _)| t.place);
@@ -526,11 +576,21 @@ mod tests {
                 max: 50,
                 mean: 12.345,
             },
-            clients_unanswered: 0,
-            wait_us: LatencySummary::default(),
-            unanswered: 0,
+            clients_unanswered: 1,
+            wait_us: LatencySummary {
+                samples: 5,
+                p50: 100,
+                p90: 200,
+                p99: 3_000_000,
+                p999: 3_000_000,
+                max: 3_000_000,
+                mean: 600_060.0,
+            },
+            unanswered: 3,
             rate: None,
             timeline: Vec::new(),
+            never_answered: Default::default(),
+            exchange: None,
         }
     }
 
@@ -544,9 +604,10 @@ mod tests {
              warmup_secs,duration_secs,sent,replies_ok,abandoned,connections,msgs_per_sec,\
              conns_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,samples,err_refused,\
              err_reset,err_timeout,err_wrong_reply,err_closed_early,err_other,err_total,\
-             protocol,clients_answered\n\
+             protocol,clients_answered,clients_unanswered,wait_p50_us,wait_p90_us,wait_p99_us,\
+             wait_max_us,unanswered,rate\n\
              ,\"host,\"\"x\"\":1\",4,2,line,64,true,,0.250,1.235,100,90,1,5,100.0,150.5,\
-             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2\n"
+             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2,1,100,200,3000000,3000000,3,\n"
         );
     }
 
@@ -555,10 +616,11 @@ mod tests {
         let echo = report(false, Protocol::Echo);
         assert_eq!(
             render(&echo, OutputFormat::Table),
-            "addr        clients  answered  framing  size  secs  msgs/s  p50 us  p90 us  \
-             p99 us  p99.9 us  max us  sent  errors\n\
-             host,\"x\":1        4         2  line       64  1.23  100.00      10      20      \
-             30        40      50   100  10 (refused 1, reset 2, wrong_reply 3, other 4)\n"
+            "addr        clients  answered  unanswered clients  framing  size  secs  msgs/s  \
+             p50 us  p90 us  p99 us  p99.9 us  max us  wait p99 us  sent  errors\n\
+             host,\"x\":1        4         2                   1  line       64  1.23  100.00      \
+             10      20      30        40      50      3000000   100  \
+             10 (refused 1, reset 2, wrong_reply 3, other 4)\n"
         );
         let rows = [
             ("serial".to_string(), echo),
@@ -576,6 +638,20 @@ mod tests {
             "{t}"
         );
         assert!(t.lines().nth(2).unwrap().contains("daytime"), "{t}");
+
+        // The rate asked for shows only for open-loop runs, next to msgs/s.
+        let mut open = report(false, Protocol::Echo);
+        open.rate = Some(100.0);
+        let t = render(&open, OutputFormat::Table);
+        let header: Vec<&str> = t.lines().next().unwrap().split_whitespace().collect();
+        let at = header
+            .iter()
+            .position(|h| *h == "rate")
+            .expect("rate column");
+        assert_eq!(header[at + 1], "msgs/s");
+        assert!(t.lines().nth(1).unwrap().contains(" 100  "), "{t}");
+        let csv = render(&open, OutputFormat::Csv);
+        assert!(csv.trim_end().ends_with(",3,100.0"), "{csv}");
     }
 
     /// Streamed piece by piece, a comparison is the same text as rendered

@@ -5,25 +5,31 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::flags::Protocol;
-use super::tally::ErrorCounts;
+use super::tally::{ErrorCounts, NeverAnswered};
 use crate::Framing;
 
 /// Version of the JSON schema of [`BenchReport`]. It changes only when a
 /// field is removed or changes meaning, so scripts can check it.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Latency of successful attempts, in microseconds, from an HDR histogram
-/// merged over all generator threads (3 significant digits): percentiles,
-/// because a mean hides the slow replies that decide between modes.
+/// A distribution of times, in microseconds, from an HDR histogram merged
+/// over all generator threads (3 significant digits): percentiles, because
+/// a mean hides the slow replies that decide between modes. Used for
+/// [`BenchReport::latency_us`] and [`BenchReport::wait_us`].
 ///
-/// Without `--churn` it is the time from the start of the request write to
-/// the last byte of the reply. With `--churn` it is the whole cycle, from
-/// `connect` to the last byte of the reply, since set-up is what churn
-/// measures; with `daytime`, from `connect` to the server's close. All zero
-/// when there was no successful attempt.
+/// As `latency_us`, in a closed loop (no `--rate`), it is the latency of
+/// successful attempts: without `--churn` the time from the start of the
+/// request write to the last byte of the reply; with `--churn` the whole
+/// cycle, from `connect` to the last byte of the reply, since set-up is
+/// what churn measures; with `daytime`, from `connect` to the server's
+/// close. Under `--rate` (open loop) every latency runs from the time the
+/// request was due, not from its write (wrk2's correction for coordinated
+/// omission), and the requests still unanswered at the end of the run are
+/// samples too, with their latency so far. All zero without samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
-    /// Number of recorded latencies (equals `replies_ok`).
+    /// Number of recorded times. For `latency_us`: `replies_ok` in a
+    /// closed loop, `replies_ok + unanswered` under `--rate`.
     pub samples: u64,
     /// Median.
     pub p50: u64,
@@ -71,7 +77,13 @@ impl LatencySummary {
 /// * `sent` counts the attempts that started in the measured window (after
 ///   the warm-up) and reached an outcome, so `sent == replies_ok +
 ///   errors.total` holds exactly. Attempts still in flight when the run
-///   stops are not outcomes; they are reported in `abandoned`, not in `sent`.
+///   stops are not outcomes: they are `unanswered` (whatever `--timeout-ms`
+///   says), not in `sent`.
+/// * A **client** is served when its greeting arrives (or, for an exchange
+///   without one, its first reply); `wait_us` is how long each waited for
+///   that, and `clients_unanswered` counts the clients never served. A
+///   closed-loop client that is never served sends nothing, so without
+///   these its waiting would vanish from every other figure.
 ///
 /// Everything is bounded by time: each phase has a deadline (`--timeout-ms`),
 /// and the run as a whole stops at `warmup + duration`, or, with
@@ -96,7 +108,8 @@ pub struct BenchReport {
     /// `echo`, which is what a missing field reads as.
     #[serde(default)]
     pub protocol: Protocol,
-    /// Payload bytes per message; 0 with `daytime`, which sends none.
+    /// Payload bytes per message; 0 with `daytime`, which sends none; with
+    /// `--request`, the bytes of the first client's first request.
     pub size: usize,
     /// Whether every message used its own connection (always with
     /// `daytime`).
@@ -112,8 +125,10 @@ pub struct BenchReport {
     pub sent: u64,
     /// Attempts answered with exactly the expected reply.
     pub replies_ok: u64,
-    /// Attempts in flight when the run stopped: neither ok nor error, and
-    /// not in `sent`.
+    /// Measured attempts begun (connect or request write) and still in
+    /// flight when the run stopped: neither ok nor error, and not in `sent`.
+    /// Kept for scripts written before `unanswered`, which counts each of
+    /// them too (and under `--rate` also the requests due and never sent).
     pub abandoned: u64,
     /// TCP connections established by measured attempts.
     pub connections: u64,
@@ -133,20 +148,26 @@ pub struct BenchReport {
     /// Latency of the successful attempts.
     pub latency_us: LatencySummary,
     /// Clients never served during the run: no greeting (or, for a protocol
-    /// without one, no first reply) by its end. A closed-loop client that
-    /// is never served sends nothing, so without this count its waiting
-    /// would vanish from every other figure.
+    /// without one, no first reply) by its end, warm-up included. A
+    /// closed-loop client that is never served sends nothing, so without
+    /// this count its waiting would vanish from every other figure.
     #[serde(default)]
     pub clients_unanswered: u64,
     /// Each client's wait for service, in microseconds: from the start of
     /// its connect to the first byte of service (the whole greeting, or the
     /// first reply when there is no greeting). A client never served counts
-    /// as waiting until the run's end. With `--churn`, one sample per
-    /// connection.
+    /// as waiting until the run's end. A wait runs across failed connects
+    /// and retries, and a client whose connection is lost waits anew from
+    /// its next connect. With `--churn`, one sample per connection. A wait
+    /// that ended in the warm-up is not counted (one still running when the
+    /// warm-up ends is, from its start).
     #[serde(default)]
     pub wait_us: LatencySummary,
     /// Requests still unanswered when the run ended (a client never served,
-    /// or stuck): counted here whatever `--timeout-ms` says.
+    /// or stuck): counted here whatever `--timeout-ms` says. In a closed
+    /// loop, the measured attempts in flight (as `abandoned`); under
+    /// `--rate`, also every measured request that was due and never sent,
+    /// each a latency sample.
     #[serde(default)]
     pub unanswered: u64,
     /// `--rate`: the open-loop request rate asked for (all clients
@@ -157,11 +178,72 @@ pub struct BenchReport {
     /// record it (`compare --timeline`); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<ClientTimeline>,
+    /// The clients that got no verified reply (`clients -
+    /// clients_answered`), by the likely cause: what `bench` names when it
+    /// fails such a run.
+    #[serde(default)]
+    pub never_answered: NeverAnswered,
+    /// `--greeting`, `--request` and `--expect` as given, when any was:
+    /// the exchange was not the echo protocol's. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<ExchangeTexts>,
+}
+
+impl Default for BenchReport {
+    /// An empty report (no clients, nothing measured), so code that builds
+    /// reports (tests, tools) can name only the fields it sets and keep
+    /// compiling when fields are added.
+    fn default() -> Self {
+        BenchReport {
+            version: SCHEMA_VERSION,
+            addr: String::new(),
+            clients: 0,
+            threads: 0,
+            framing: Framing::Raw,
+            protocol: Protocol::Echo,
+            size: 0,
+            churn: false,
+            messages_per_client: None,
+            warmup_secs: 0.0,
+            duration_secs: 0.0,
+            sent: 0,
+            replies_ok: 0,
+            abandoned: 0,
+            connections: 0,
+            clients_answered: 0,
+            errors: ErrorCounts::default(),
+            msgs_per_sec: 0.0,
+            conns_per_sec: 0.0,
+            latency_us: LatencySummary::default(),
+            clients_unanswered: 0,
+            wait_us: LatencySummary::default(),
+            unanswered: 0,
+            rate: None,
+            timeline: Vec::new(),
+            never_answered: NeverAnswered::default(),
+            exchange: None,
+        }
+    }
+}
+
+/// The exchange of a run that did not speak the echo protocol, as the flags
+/// gave it (`null` for a flag not given, which kept the echo default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeTexts {
+    /// `--greeting`: the text, or `none`.
+    pub greeting: Option<String>,
+    /// `--request`, placeholders and escapes unexpanded.
+    pub request: Option<String>,
+    /// `--expect`: the text, or `any`.
+    pub expect: Option<String>,
 }
 
 /// One client's life in a run, for timelines: each of its connections,
 /// from connect to service to close. Times are seconds from the start of
-/// the run (the warm-up included).
+/// the run (the warm-up included). A client keeps at most its first 10,000
+/// connections, and fewer when there are more than 100 clients (1,000,000
+/// in all, shared): `--churn` makes one per message, and a timeline that
+/// long is drawn the same.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientTimeline {
     /// The client's number, from 0.
