@@ -16,27 +16,20 @@ use common::{PATIENCE, temp_dir};
 fn compare_runs_every_mode_and_serial_takes_longest() {
     let dir = temp_dir("compare");
     let plot = dir.join("modes.svg");
-    let mut child = Command::new(bin_path())
-        .args([
-            "compare",
-            "--clients",
-            "2",
-            "--messages",
-            "3",
-            "--delay-ms",
-            "300",
-        ])
-        .args(["--format", "json", "--plot"])
-        .arg(&plot)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status =
-        wait_bounded(&mut child).unwrap_or_else(|| panic!("compare ran over {PATIENCE:?}"));
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    assert!(status.success(), "{out}");
+    let live = Live::start(&[
+        "--clients",
+        "2",
+        "--messages",
+        "3",
+        "--delay-ms",
+        "300",
+        "--format",
+        "json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    let (out, status, stderr) = live.finish();
+    assert!(status.success(), "{stderr}\n{out}");
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = rows.as_array().unwrap();
     let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
@@ -120,9 +113,12 @@ impl Live {
             rest.push_str(&line);
             rest.push('\n');
         }
-        let status = wait_bounded(&mut self.child)
-            .unwrap_or_else(|| panic!("compare ran over {PATIENCE:?}"));
-        (rest, status, self.stderr.join().unwrap())
+        let status = wait_bounded(&mut self.child);
+        let stderr = self.stderr.join().unwrap();
+        let Some(status) = status else {
+            panic!("compare ran over {PATIENCE:?} (killed); stdout:\n{rest}\nstderr:\n{stderr}");
+        };
+        (rest, status, stderr)
     }
 }
 
@@ -192,6 +188,43 @@ fn rows_stream_as_each_mode_finishes_and_the_timeline_shows_every_client() {
         }
     }
     assert!(rest.contains("legend: '#' being served"), "{rest}");
+
+    // Who was served when: serial's second client waits ('.') while the
+    // first is served, and is served only once the first is done; threads
+    // serve both at once. Margins of a few cells (about 20 ms each).
+    let first = |row: &str, c: char| cells(row).find(c);
+    let last = |row: &str, c: char| cells(row).rfind(c);
+    let serial = timeline_rows(&rest, "serial");
+    let (waiter, served) = match (first(serial[0], '.'), first(serial[1], '.')) {
+        (None, Some(_)) => (serial[1], serial[0]),
+        (Some(_), None) => (serial[0], serial[1]),
+        _ => panic!("serial: exactly one client must wait:\n{rest}"),
+    };
+    assert_eq!(first(served, '#'), Some(0), "served at once:\n{rest}");
+    assert_eq!(
+        first(waiter, '.'),
+        Some(0),
+        "the other waits from the start:\n{rest}"
+    );
+    let turn = first(waiter, '#').expect("the waiter is served in the end");
+    let done = last(served, '#').unwrap();
+    assert!(
+        turn + 3 >= done,
+        "serial: the second client was served before the first was done:\n{rest}"
+    );
+    let threads = timeline_rows(&rest, "threads");
+    for row in &threads {
+        assert!(first(row, '.').is_none(), "threads: nobody waits:\n{rest}");
+        assert!(
+            first(row, '#').unwrap() <= 2,
+            "threads: served at once:\n{rest}"
+        );
+    }
+    let overlap = (0..60).filter(|&i| threads.iter().all(|row| cells(row).as_bytes()[i] == b'#'));
+    assert!(
+        overlap.count() >= 10,
+        "threads: both served side by side:\n{rest}"
+    );
 }
 
 /// A path `--plot` or `--timeline-svg` cannot write is refused at once,

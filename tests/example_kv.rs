@@ -118,3 +118,43 @@ fn kv_is_its_own_program() {
         "error: --delay-ms: kv does not take this setting: only the built-in echo handler pauses"
     );
 }
+
+/// `kv compare` runs kv's own store in each mode with kv's exchange.
+#[test]
+fn kv_compare_runs_kv_in_every_mode() {
+    use common::process::{example_bin, run_to_exit};
+    let compare = run_to_exit({
+        let mut c = std::process::Command::new(example_bin("kv"));
+        c.args([
+            "compare",
+            "--clients",
+            "2",
+            "--messages",
+            "5",
+            "--format",
+            "json",
+        ])
+        .args([
+            "--greeting",
+            "none",
+            "--request",
+            "SET k{client}.{n} v",
+            "--expect",
+            "OK",
+        ]);
+        c
+    });
+    assert_eq!(compare.code, Some(0), "{}", compare.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&compare.stdout).unwrap();
+    let labels: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, Mode::ALL.map(|m| m.name()));
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["replies_ok"], 10, "{row}");
+        assert_eq!(row["errors"]["total"], 0, "{row}");
+    }
+}

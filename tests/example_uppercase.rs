@@ -108,3 +108,83 @@ fn config_file_and_flags_override_the_programs_defaults() {
         "error: bad.toml:2: workers: must be from 1 to 4096, got 0"
     );
 }
+
+/// The program's own `bench` loads a running uppercase server with its
+/// exchange (no greeting, a line, its upper case), and its `compare` runs
+/// *uppercase* in each mode, in its own framing, not the echo handler.
+#[test]
+fn its_bench_and_compare_measure_uppercase() {
+    let server = Process::example("uppercase", &["--mode", "threads"]);
+    let addr = server.addr.to_string();
+    let exchange = [
+        "--greeting",
+        "none",
+        "--request",
+        "word {n} of client {client}",
+        "--expect",
+        "WORD {n} OF CLIENT {client}",
+    ];
+    let bench = run_to_exit({
+        let mut c = example_command("uppercase", &[]);
+        // `bench` takes its own --addr: the server's.
+        c = std::process::Command::new(c.get_program());
+        c.args([
+            "bench",
+            "--addr",
+            &addr,
+            "--clients",
+            "2",
+            "--messages",
+            "20",
+        ])
+        .args(exchange)
+        .args(["--format", "json", "--no-progress"]);
+        c
+    });
+    assert_eq!(bench.code, Some(0), "{}", bench.stderr);
+    let r: serde_json::Value = serde_json::from_str(&bench.stdout).unwrap();
+    assert_eq!(r["framing"], "line", "the program's framing by default");
+    assert_eq!(
+        (r["replies_ok"].as_u64(), r["errors"]["total"].as_u64()),
+        (Some(40), Some(0))
+    );
+    server.stop_ok();
+
+    let compare = run_to_exit({
+        let mut c = std::process::Command::new(example_command("uppercase", &[]).get_program());
+        c.args([
+            "compare",
+            "--clients",
+            "2",
+            "--messages",
+            "5",
+            "--format",
+            "json",
+        ])
+        .args(exchange);
+        c
+    });
+    assert_eq!(compare.code, Some(0), "{}", compare.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&compare.stdout).unwrap();
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["replies_ok"], 10, "{row}");
+        assert_eq!(row["clients_answered"], 2, "{row}");
+        assert_eq!(row["framing"], "line", "{row}");
+    }
+    // The echo exchange is not what uppercase speaks: compare says so.
+    let echo = run_to_exit({
+        let mut c = std::process::Command::new(example_command("uppercase", &[]).get_program());
+        c.args([
+            "compare",
+            "--clients",
+            "1",
+            "--duration",
+            "0.5",
+            "--modes",
+            "threads",
+        ]);
+        c
+    });
+    assert_eq!(echo.code, Some(1), "{}", echo.stderr);
+    assert!(echo.stderr.contains("threads"), "names the mode: {}", echo.stderr);
+}

@@ -20,6 +20,9 @@ pub(super) struct RunParams {
     pub(super) duration_secs: Option<f64>,
     /// Payload bytes per message.
     pub(super) size: usize,
+    /// `--request`, when the exchange is not echo's: then the size says
+    /// nothing and the caption shows the request instead.
+    pub(super) request: Option<String>,
     /// Echo's pause before each reply, in ms; `None` for another handler.
     pub(super) delay_ms: Option<u64>,
     /// Framing of server and clients.
@@ -46,6 +49,7 @@ impl RunParams {
             messages: r.messages_per_client,
             duration_secs: r.messages_per_client.is_none().then_some(r.duration_secs),
             size: r.size,
+            request: r.exchange.as_ref().and_then(|e| e.request.clone()),
             delay_ms: None,
             framing: r.framing,
             workers: 0,
@@ -69,7 +73,10 @@ impl RunParams {
             (None, Some(d)) => format!("{} per mode", duration_s(d)),
             (None, None) => "timed".into(),
         });
-        parts.push(format!("{}-byte messages", self.size));
+        parts.push(match &self.request {
+            Some(request) => format!("requests {request:?}"),
+            None => format!("{}-byte messages", self.size),
+        });
         parts.push(format!("framing {}", self.framing));
         match self.delay_ms {
             Some(0) => parts.push("no delay".into()),
@@ -114,6 +121,7 @@ mod tests {
             messages: None,
             duration_secs: Some(3.0),
             size: 64,
+            request: None,
             delay_ms: Some(0),
             framing: Framing::Raw,
             workers: 2,

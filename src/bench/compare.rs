@@ -96,9 +96,7 @@ fn every_mode() -> &'static str {
 /// on [`run_cli`](crate::run_cli) is compared as it is served.
 ///
 /// The program's defaults give every setting compare has no flag for
-/// (timeouts, message limits, ...), and the framing: a line protocol is
-/// served and loaded as lines unless `--framing` names another framing
-/// than raw (compare cannot tell `--framing raw` from no flag).
+/// (timeouts, message limits, ...); its framing is `--framing`'s default.
 #[derive(Clone)]
 pub(crate) struct ServeSpec {
     /// Shown in captions: `echo`, or the program's name.
@@ -121,10 +119,6 @@ impl ServeSpec {
 
     /// A program's own handler: `factory` makes one per connection,
     /// `defaults` are the program's settings, `name` is shown in captions.
-    #[allow(
-        dead_code,
-        reason = "src/cli.rs calls it once compare serves run_cli's handler"
-    )]
     pub(crate) fn custom(
         name: impl Into<String>,
         defaults: Config,
@@ -137,14 +131,10 @@ impl ServeSpec {
         }
     }
 
-    /// The framing of server and clients: `--framing`, or the program's
-    /// own when `--framing` is left at raw.
+    /// The framing of server and clients: `--framing`, whose default a
+    /// program built on `run_cli` sets to its own framing.
     fn framing(&self, args: &CompareArgs) -> Framing {
-        if args.load.framing == LoadArgs::default().framing {
-            self.defaults.framing
-        } else {
-            args.load.framing
-        }
+        args.load.framing
     }
 
     /// The server settings of `mode`: the program's defaults, then
@@ -188,6 +178,7 @@ impl ServeSpec {
             messages: bench.load.messages,
             duration_secs: bench.load.duration,
             size: bench.load.size,
+            request: bench.load.request.clone(),
             delay_ms: self.factory.is_none().then(|| args.delay_ms.unwrap_or(0)),
             framing: bench.load.framing,
             workers: args.workers.unwrap_or(self.defaults.workers),

@@ -96,10 +96,6 @@ mod timeline_plot;
 mod units;
 
 pub use compare::{CompareArgs, main_compare, run_compare};
-#[allow(
-    unused_imports,
-    reason = "src/cli.rs uses them once compare serves run_cli's handler"
-)]
 pub(crate) use compare::{ServeSpec, main_compare_with};
 pub use error::BenchError;
 pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bench::{ServeSpec, main_compare_with};
 use crate::config::{Config, SettingFlags};
 use crate::echo::EchoHandler;
 use crate::error::{ConfigError, Error};
@@ -169,7 +170,19 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
     logging::init(cli.serve.verbose, cli.serve.quiet + quieter);
     match cli.command {
         Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
-        Some(Command::Compare(args)) => return crate::bench::main_compare(&args),
+        Some(Command::Compare(args)) => {
+            return match &served {
+                Served::Builtin => crate::bench::main_compare(&args),
+                Served::Custom(factory) => {
+                    let spec = ServeSpec::custom(
+                        program.name.clone(),
+                        program.defaults.clone(),
+                        factory.clone(),
+                    );
+                    main_compare_with(&args, &spec)
+                }
+            };
+        }
         None => {}
     }
     let builtin = matches!(served, Served::Builtin);
