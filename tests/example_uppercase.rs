@@ -186,5 +186,9 @@ fn its_bench_and_compare_measure_uppercase() {
         c
     });
     assert_eq!(echo.code, Some(1), "{}", echo.stderr);
-    assert!(echo.stderr.contains("threads"), "names the mode: {}", echo.stderr);
+    assert!(
+        echo.stderr.contains("threads"),
+        "names the mode: {}",
+        echo.stderr
+    );
 }

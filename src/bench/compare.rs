@@ -481,7 +481,9 @@ mod tests {
     fn a_custom_handler_is_served_in_every_mode_with_its_framing() {
         let made = Arc::new(AtomicUsize::new(0));
         let spec = counting_echo(&made, Config::default().with_framing(Framing::Line));
-        let args = parse(&["--clients", "2", "--messages", "3"]);
+        // The program's framing is `--framing`'s default on its command
+        // line (set by `Program`); here it is given as that default would be.
+        let args = parse(&["--clients", "2", "--messages", "3", "--framing", "line"]);
         let mut streamed = Vec::new();
         let rows = run_compare_with(&args, &spec, |l, _| streamed.push(l.to_string())).unwrap();
         assert_eq!(streamed, ["serial", "threads", "pool"]);
@@ -493,7 +495,7 @@ mod tests {
         assert!(made.load(Ordering::SeqCst) >= 6);
         assert_eq!(spec.params(&args, &rows).handler, "counting-echo");
         assert_eq!(spec.params(&args, &rows).delay_ms, None);
-        // A framing named other than raw wins over the program's.
+        // Another framing named on the command line wins.
         let args = parse(&[
             "--framing",
             "length",
