@@ -78,3 +78,8 @@ pub use shutdown::Shutdown;
 #[cfg(all(doctest, feature = "cli"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The same for the Chinese README.
+#[cfg(all(doctest, feature = "cli"))]
+#[doc = include_str!("../README.zh-CN.md")]
+pub struct ReadmeZhDoctests;
