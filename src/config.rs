@@ -77,6 +77,13 @@ settings! {
     framing: Framing = Framing::Raw, with_framing(Framing),
         flag "framing" "FRAMING" [crate::names::value_parser::<Framing>()], "How messages are delimited",
         |_| Ok(());
+    /// Bytes that may wait to be sent to one client (replies and pushes
+    /// from senders) beyond what its socket takes; past this the client is
+    /// cut as too slow, so one client that never reads cannot stall those
+    /// who send to it.
+    max_pending_bytes: usize = 1024 * 1024, with_max_pending_bytes(usize),
+        flag "max-pending-bytes" "BYTES", "Bytes waiting to be sent to one client before it is cut as too slow",
+        range::<1_024, { 1 << 30 }, _>;
     /// Longest message accepted; a longer one closes its connection.
     max_message_bytes: usize = 64 * 1024, with_max_message_bytes(usize),
         flag "max-message-bytes" "BYTES", "Longest message accepted",

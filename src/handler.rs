@@ -46,6 +46,11 @@ pub enum DisconnectReason {
     /// The client reset the connection: it crashed, or closed while data
     /// was still on its way. Common and harmless under load generators.
     Reset,
+    /// The client did not take its bytes: more than `max_pending_bytes`
+    /// were waiting to be sent to it (replies and pushes from
+    /// [`Sender`]s), so it was cut rather than let one slow reader hold up
+    /// everyone who sends to it (Redis's output-buffer limit, IRC's SendQ).
+    SlowConsumer,
     /// Any other socket error.
     Error(String),
 }
@@ -60,6 +65,9 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Protocol(m) => write!(f, "protocol error: {m}"),
             DisconnectReason::Panic(m) => write!(f, "handler panicked: {m}"),
             DisconnectReason::Reset => f.write_str("reset by the client"),
+            DisconnectReason::SlowConsumer => {
+                f.write_str("too slow: more than max_pending_bytes waiting to be sent to it")
+            }
             DisconnectReason::Error(m) => write!(f, "error: {m}"),
         }
     }

@@ -27,6 +27,7 @@ pub(crate) struct Stats {
     pub busy: AtomicU64,
     pub unstarted: AtomicU64,
     pub cut: AtomicU64,
+    pub slow: AtomicU64,
 }
 
 impl Stats {
@@ -44,6 +45,7 @@ impl Stats {
             busy: AtomicU64::new(0),
             unstarted: AtomicU64::new(0),
             cut: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
         }
     }
 
@@ -51,6 +53,7 @@ impl Stats {
     pub fn ended(&self, reason: &DisconnectReason) {
         let counter = match reason {
             DisconnectReason::Timeout => &self.timeouts,
+            DisconnectReason::SlowConsumer => &self.slow,
             DisconnectReason::Panic(_) => &self.panics,
             DisconnectReason::Protocol(_)
             | DisconnectReason::Reset
@@ -74,6 +77,7 @@ impl Stats {
             busy: self.busy.load(Relaxed),
             unstarted: self.unstarted.load(Relaxed),
             cut: self.cut.load(Relaxed),
+            slow_consumers: self.slow.load(Relaxed),
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct Summary {
     pub unstarted: u64,
     /// Still running after `shutdown_timeout_ms`, so cut.
     pub cut: u64,
+    /// Cut because more than `max_pending_bytes` waited to be sent to them
+    /// ([`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
+    pub slow_consumers: u64,
 }
 
 impl fmt::Display for Summary {
@@ -116,7 +123,7 @@ impl fmt::Display for Summary {
         write!(
             f,
             "Served {}, {} ({} bytes in, {} bytes out) in {:.1} s; \
-             {} timeouts, {} errors, {} panics, {} refused busy, {} closed unserved, {} cut at shutdown",
+             {} timeouts, {} errors, {} panics, {} refused busy, {} closed unserved, {} too slow, {} cut at shutdown",
             count(self.connections, "connection"),
             count(self.messages, "message"),
             self.bytes_in,
@@ -127,6 +134,7 @@ impl fmt::Display for Summary {
             self.panics,
             self.busy,
             self.unstarted,
+            self.slow_consumers,
             self.cut,
         )
     }
