@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::process::Process;
+use common::process::{Process, run_example};
 use tcpmodes::{Framing, Mode};
 
 #[test]
@@ -78,43 +78,23 @@ fn bad_commands_get_one_clear_error_line_and_the_connection_goes_on() {
 /// help and refused as flags with one line.
 #[test]
 fn kv_is_its_own_program() {
-    use common::process::{Exit, example_bin, run_to_exit};
-    use std::process::Command;
-
-    let help = run_to_exit({
-        let mut c = Command::new(example_bin("kv"));
-        c.arg("--help");
-        c
-    });
+    let help = run_example("kv", &["--help"]);
     assert_eq!(help.code, Some(0), "{}", help.stderr);
-    assert!(
-        help.stdout.starts_with("A key-value store"),
-        "{}",
-        help.stdout
-    );
-    assert!(help.stdout.contains("Usage: kv "), "{}", help.stdout);
-    assert!(!help.stdout.contains("tcpmodes"), "{}", help.stdout);
-    assert!(!help.stdout.contains("--delay-ms"), "{}", help.stdout);
-    assert!(!help.stdout.contains("--handler"), "{}", help.stdout);
+    let out = &help.stdout;
+    assert!(out.starts_with("A key-value store"), "{out}");
+    assert!(out.contains("Usage: kv "), "{out}");
+    assert!(!out.contains("tcpmodes"), "{out}");
+    assert!(!out.contains("--delay-ms"), "{out}");
+    assert!(!out.contains("--handler"), "{out}");
 
-    let version = run_to_exit({
-        let mut c = Command::new(example_bin("kv"));
-        c.arg("--version");
-        c
-    });
-    assert_eq!(
-        version.stdout.trim(),
-        format!("kv {}", env!("CARGO_PKG_VERSION"))
-    );
+    let version = run_example("kv", &["--version"]);
+    let want = format!("kv {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(version.stdout.trim(), want);
 
-    let Exit { code, stderr, .. } = run_to_exit({
-        let mut c = Command::new(example_bin("kv"));
-        c.args(["--delay-ms", "1000"]);
-        c
-    });
-    assert_eq!(code, Some(2));
+    let refused = run_example("kv", &["--delay-ms", "1000"]);
+    assert_eq!(refused.code, Some(2));
     assert_eq!(
-        stderr.trim(),
+        refused.stderr.trim(),
         "error: --delay-ms: kv does not take this setting: only the built-in echo handler pauses"
     );
 }
@@ -122,10 +102,9 @@ fn kv_is_its_own_program() {
 /// `kv compare` runs kv's own store in each mode with kv's exchange.
 #[test]
 fn kv_compare_runs_kv_in_every_mode() {
-    use common::process::{example_bin, run_to_exit};
-    let compare = run_to_exit({
-        let mut c = std::process::Command::new(example_bin("kv"));
-        c.args([
+    let compare = run_example(
+        "kv",
+        &[
             "compare",
             "--clients",
             "2",
@@ -133,27 +112,20 @@ fn kv_compare_runs_kv_in_every_mode() {
             "5",
             "--format",
             "json",
-        ])
-        .args([
             "--greeting",
             "none",
             "--request",
             "SET k{client}.{n} v",
             "--expect",
             "OK",
-        ]);
-        c
-    });
+        ],
+    );
     assert_eq!(compare.code, Some(0), "{}", compare.stderr);
     let rows: serde_json::Value = serde_json::from_str(&compare.stdout).unwrap();
-    let labels: Vec<&str> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["label"].as_str().unwrap())
-        .collect();
+    let rows = rows.as_array().unwrap();
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
     assert_eq!(labels, Mode::ALL.map(|m| m.name()));
-    for row in rows.as_array().unwrap() {
+    for row in rows {
         assert_eq!(row["replies_ok"], 10, "{row}");
         assert_eq!(row["errors"]["total"], 0, "{row}");
     }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::process::{Process, example_command, run_to_exit};
+use common::process::{Process, example_command, run_example, run_to_exit};
 use common::temp_dir;
 use tcpmodes::{Framing, Mode};
 
@@ -124,46 +124,37 @@ fn its_bench_and_compare_measure_uppercase() {
         "--expect",
         "WORD {n} OF CLIENT {client}",
     ];
-    let bench = run_to_exit({
-        let mut c = example_command("uppercase", &[]);
-        // `bench` takes its own --addr: the server's.
-        c = std::process::Command::new(c.get_program());
-        c.args([
-            "bench",
-            "--addr",
-            &addr,
-            "--clients",
-            "2",
-            "--messages",
-            "20",
-        ])
-        .args(exchange)
-        .args(["--format", "json", "--no-progress"]);
-        c
-    });
+
+    let load = [
+        "bench",
+        "--addr",
+        &addr,
+        "--clients",
+        "2",
+        "--messages",
+        "20",
+    ];
+    let bench = run_example(
+        "uppercase",
+        &[&load[..], &["--format", "json"], &exchange].concat(),
+    );
     assert_eq!(bench.code, Some(0), "{}", bench.stderr);
     let r: serde_json::Value = serde_json::from_str(&bench.stdout).unwrap();
     assert_eq!(r["framing"], "line", "the program's framing by default");
-    assert_eq!(
-        (r["replies_ok"].as_u64(), r["errors"]["total"].as_u64()),
-        (Some(40), Some(0))
-    );
+    let counts = (r["replies_ok"].as_u64(), r["errors"]["total"].as_u64());
+    assert_eq!(counts, (Some(40), Some(0)));
     server.stop_ok();
 
-    let compare = run_to_exit({
-        let mut c = std::process::Command::new(example_command("uppercase", &[]).get_program());
-        c.args([
-            "compare",
-            "--clients",
-            "2",
-            "--messages",
-            "5",
-            "--format",
-            "json",
-        ])
-        .args(exchange);
-        c
-    });
+    let compare = [
+        "compare",
+        "--clients",
+        "2",
+        "--messages",
+        "5",
+        "--format",
+        "json",
+    ];
+    let compare = run_example("uppercase", &[&compare[..], &exchange].concat());
     assert_eq!(compare.code, Some(0), "{}", compare.stderr);
     let rows: serde_json::Value = serde_json::from_str(&compare.stdout).unwrap();
     for row in rows.as_array().unwrap() {
@@ -171,20 +162,18 @@ fn its_bench_and_compare_measure_uppercase() {
         assert_eq!(row["clients_answered"], 2, "{row}");
         assert_eq!(row["framing"], "line", "{row}");
     }
+
     // The echo exchange is not what uppercase speaks: compare says so.
-    let echo = run_to_exit({
-        let mut c = std::process::Command::new(example_command("uppercase", &[]).get_program());
-        c.args([
-            "compare",
-            "--clients",
-            "1",
-            "--duration",
-            "0.5",
-            "--modes",
-            "threads",
-        ]);
-        c
-    });
+    let args = [
+        "compare",
+        "--clients",
+        "1",
+        "--duration",
+        "0.5",
+        "--modes",
+        "threads",
+    ];
+    let echo = run_example("uppercase", &args);
     assert_eq!(echo.code, Some(1), "{}", echo.stderr);
     assert!(
         echo.stderr.contains("threads"),

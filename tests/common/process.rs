@@ -64,6 +64,14 @@ pub fn example_path(name: &str) -> PathBuf {
     dir.join("examples").join(name)
 }
 
+/// Runs example `name` with exactly `args` (no address added: `--help`,
+/// `bench`, `compare`) to its exit; see [`run_to_exit`].
+pub fn run_example(name: &str, args: &[&str]) -> Exit {
+    let mut cmd = Command::new(example_bin(name));
+    cmd.args(args);
+    run_to_exit(cmd)
+}
+
 /// Example `name` on a free port of 127.0.0.1 (`--addr 127.0.0.1:0`),
 /// then `args`.
 pub fn example_command(name: &str, args: &[&str]) -> Command {
