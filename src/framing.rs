@@ -169,6 +169,26 @@ impl Decoder {
     /// The next complete message, if one is buffered. An error means the
     /// stream cannot go on and the connection must close.
     pub(crate) fn next_message(&mut self) -> Result<Option<&[u8]>, FrameError> {
+        let Some((msg_start, msg_end, next)) = self.locate()? else {
+            return Ok(None);
+        };
+        self.start = next;
+        self.scanned = 0;
+        Ok(Some(&self.buf[msg_start..msg_end]))
+    }
+
+    /// Whether [`next_message`](Decoder::next_message) has something to
+    /// give: a complete message, or the error that ends the stream. The
+    /// event-workers mode asks on its loop before it sends the connection
+    /// to a worker, so a half-received message costs no worker a trip.
+    /// Nothing is consumed; what was scanned is remembered.
+    pub(crate) fn has_message(&mut self) -> bool {
+        !matches!(self.locate(), Ok(None))
+    }
+
+    /// Where the next complete message lies, without taking it: its start,
+    /// its end, and where the one after it starts.
+    fn locate(&mut self) -> Result<Option<(usize, usize, usize)>, FrameError> {
         let pending = &self.buf[self.start..];
         if pending.is_empty() {
             return Ok(None);
@@ -177,7 +197,7 @@ impl Decoder {
             limit: self.max,
             len: len as u64,
         };
-        let (msg_start, msg_end, next) = match self.framing {
+        let found = match self.framing {
             Framing::Raw => {
                 // The connection reads at most `read_size` bytes, and each
                 // push is one read; so all that is buffered is one message.
@@ -239,7 +259,7 @@ impl Decoder {
                     // Blank lines between requests; dropped, not messages.
                     self.start += skip;
                     self.scanned = 0;
-                    return self.next_message();
+                    return self.locate();
                 }
                 // A terminator may straddle two reads: look a little back.
                 let from = self.scanned.saturating_sub(2).min(pending.len());
@@ -266,9 +286,7 @@ impl Decoder {
                 (self.start, self.start + total, self.start + total)
             }
         };
-        self.start = next;
-        self.scanned = 0;
-        Ok(Some(&self.buf[msg_start..msg_end]))
+        Ok(Some(found))
     }
 
     /// Bytes of an unfinished message held back; zero between messages.

@@ -133,34 +133,61 @@ impl Session {
         }
         self.decoder.push(data);
         loop {
-            let Session {
-                handler,
-                decoder,
-                sender,
-                info,
-                out,
-                messages,
-                ..
-            } = self;
-            let message = match decoder.next_message() {
-                Ok(Some(m)) => m,
-                Ok(None) => return Step::Continue,
-                Err(e) => {
-                    self.closing = true;
-                    return Step::Close(DisconnectReason::Protocol(e.to_string()));
-                }
-            };
-            *messages += 1;
-            let mut ctx = Context {
-                info: *info,
-                out,
-                sender,
-            };
-            let step = guarded(info, || handler.on_message(message, &mut ctx));
-            if let Step::Close(reason) = self.note(step) {
-                return Step::Close(reason);
+            match self.handle_next() {
+                None => return Step::Continue,
+                Some(Step::Continue) => {}
+                Some(close) => return close,
             }
         }
+    }
+
+    /// Takes the bytes of one read without handling them: the event loops
+    /// frame on their own thread and hand the handler calls out one
+    /// message at a time ([`handle_next`](Session::handle_next)). Each read
+    /// is pushed alone, as `raw` framing needs (a read is its message).
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        if !self.closing {
+            self.decoder.push(data);
+        }
+    }
+
+    /// Whether [`handle_next`](Session::handle_next) has work: a complete
+    /// message, or a broken framing to report. Never once closing.
+    pub(crate) fn has_input(&mut self) -> bool {
+        !self.closing && self.decoder.has_message()
+    }
+
+    /// Hands the next complete message to the handler; `None` when no
+    /// message is complete. A broken framing closes, as in `receive`.
+    pub(crate) fn handle_next(&mut self) -> Option<Step> {
+        if self.closing {
+            return Some(Step::Close(DisconnectReason::Exit));
+        }
+        let Session {
+            handler,
+            decoder,
+            sender,
+            info,
+            out,
+            messages,
+            ..
+        } = self;
+        let message = match decoder.next_message() {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(e) => {
+                self.closing = true;
+                return Some(Step::Close(DisconnectReason::Protocol(e.to_string())));
+            }
+        };
+        *messages += 1;
+        let mut ctx = Context {
+            info: *info,
+            out,
+            sender,
+        };
+        let step = guarded(info, || handler.on_message(message, &mut ctx));
+        Some(self.note(step))
     }
 
     fn note(&mut self, step: Step) -> Step {
@@ -202,6 +229,13 @@ impl Session {
     /// Forgets the output once the driver has written it, keeping the buffer.
     pub fn clear_output(&mut self) {
         self.out.clear();
+    }
+
+    /// Swaps the output with `buf` (the caller's empty buffer): an event
+    /// loop takes a reply to write later without copying it, and the
+    /// session keeps a buffer with room for the next.
+    pub(crate) fn swap_output(&mut self, buf: &mut Vec<u8>) {
+        std::mem::swap(&mut self.out, buf);
     }
 
     /// Messages decoded so far.

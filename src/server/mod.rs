@@ -8,8 +8,13 @@
 //! serves.
 
 mod connection;
+mod deadlines;
+mod event_conn;
+mod event_loop;
+mod lifecycle;
 mod listener;
 mod live;
+mod mailbox;
 mod modes;
 mod stats;
 
