@@ -11,6 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use common::process::{bin_path, wait_bounded};
 use common::{PATIENCE, temp_dir};
+use tcpmodes::Mode;
 
 #[test]
 fn compare_runs_every_mode_and_serial_takes_longest() {
@@ -33,7 +34,7 @@ fn compare_runs_every_mode_and_serial_takes_longest() {
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = rows.as_array().unwrap();
     let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
-    assert_eq!(labels, ["serial", "threads", "pool"]);
+    assert_eq!(labels, Mode::ALL.map(Mode::name));
     for r in rows {
         assert_eq!(r["replies_ok"], 6, "{r}");
         assert_eq!(r["sent"], 6, "{r}");
@@ -171,12 +172,12 @@ fn rows_stream_as_each_mode_finishes_and_the_timeline_shows_every_client() {
     assert!(serial_row.contains("2/2"), "{serial_row}");
     let (rest, status, stderr) = live.finish();
     assert!(status.success(), "{stderr}\n{rest}");
-    let table: Vec<&str> = rest.lines().take(2).collect();
-    assert!(
-        table[0].starts_with("threads ") && table[1].starts_with("pool "),
-        "{rest}"
-    );
-    for mode in ["serial", "threads", "pool"] {
+    // The other modes' rows follow, in the order of Mode::ALL.
+    let table: Vec<&str> = rest.lines().take(Mode::ALL.len() - 1).collect();
+    for (row, mode) in table.iter().zip(&Mode::ALL[1..]) {
+        assert!(row.starts_with(&format!("{mode} ")), "{rest}");
+    }
+    for mode in Mode::ALL.map(Mode::name) {
         let rows = timeline_rows(&rest, mode);
         assert_eq!(rows.len(), 2, "{mode}:\n{rest}");
         for (i, row) in rows.iter().enumerate() {
@@ -299,7 +300,7 @@ fn pictures_are_written_as_svg_and_png() {
         let (out, status, stderr) = live.finish();
         assert!(status.success(), "{stderr}");
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 4, "{out}");
+        assert_eq!(lines.len(), 1 + Mode::ALL.len(), "{out}");
         assert!(
             lines[0].starts_with("label,") && lines[1].starts_with("serial,"),
             "{out}"

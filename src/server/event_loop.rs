@@ -444,9 +444,7 @@ impl EventLoop {
         let Conn {
             info, accepted_at, ..
         } = conn;
-        // The socket closes here, as `conn` goes: before the table forgets
-        // the connection, so the summary never counts a client still open.
-        drop(conn);
+        close_socket(conn);
         lifecycle::close(
             &self.server,
             info,
@@ -476,7 +474,7 @@ impl EventLoop {
                     continue;
                 };
                 let (info, accepted_at, messages) = (conn.info, conn.accepted_at, conn.messages());
-                drop(conn);
+                close_socket(conn);
                 lifecycle::close(
                     &self.server,
                     info,
@@ -490,6 +488,16 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Closes a connection's socket, before the table forgets the connection
+/// (so the summary never counts a client still open). A shutdown first,
+/// as the blocking modes close: the client gets its last bytes and an end
+/// of stream (a FIN), where a bare close with input left unread would
+/// reset the connection and could lose the reply (daytime's clients, who
+/// send a line and are answered by a close, would see a reset).
+fn close_socket(conn: Conn) {
+    let _ = conn.stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// A handler call back for a connection its loop no longer has (the loop
