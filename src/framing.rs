@@ -416,6 +416,30 @@ mod tests {
         assert_eq!(all(Framing::Http, 100, &[odd]).unwrap(), vec![odd.to_vec()]);
     }
 
+    /// The event loops ask before they take: asking never consumes,
+    /// answers what taking would find, and counts a broken framing as
+    /// something to take (its error closes the connection).
+    #[test]
+    fn has_message_peeks_without_taking() {
+        for (framing, chunks) in [
+            (Framing::Line, [&b"par"[..], b"tial\nnext"]),
+            (Framing::Length, [b"\0\0\0\x07par", b"tial\0\0"]),
+            (Framing::Http, [b"\r\nGET / HTTP/1.1\r\n", b"\r\nGET"]),
+        ] {
+            let mut d = framing.decoder(100);
+            d.push(chunks[0]);
+            assert!(!d.has_message() && !d.has_message(), "{framing}");
+            d.push(chunks[1]);
+            assert!(d.has_message() && d.has_message(), "{framing}");
+            assert!(d.next_message().unwrap().is_some(), "{framing}");
+            assert!(!d.has_message(), "{framing}: only a partial one is left");
+        }
+        let mut d = Framing::Length.decoder(10);
+        d.push(&u32::MAX.to_be_bytes());
+        assert!(d.has_message(), "the error is there to be taken");
+        assert!(d.next_message().is_err());
+    }
+
     #[test]
     fn encode_marks_messages() {
         let mut out = Vec::new();

@@ -384,6 +384,29 @@ mod tests {
         }
     }
 
+    /// The event loops' way through a session: bytes pushed, messages
+    /// handled one at a time, the same replies as `receive` gives.
+    #[test]
+    fn push_and_handle_next_answer_as_receive_does() {
+        let mut s = Session::in_memory(crate::EchoHandler::default(), Framing::Line);
+        s.start();
+        s.push(b"one\ntw");
+        assert!(s.has_input());
+        assert_eq!(s.handle_next(), Some(Step::Continue));
+        assert_eq!(s.take_output(), b"Welcome!\nReceived one;\n");
+        assert!(!s.has_input(), "half a line is not a message");
+        assert_eq!(s.handle_next(), None);
+        s.push(b"o\nexit\nlost\n");
+        assert_eq!(s.handle_next(), Some(Step::Continue));
+        assert_eq!(s.handle_next(), Some(Step::Close(DisconnectReason::Exit)));
+        assert!(!s.has_input(), "nothing is handled once closing");
+        assert_eq!(s.take_output(), b"Received two;\n");
+        assert_eq!(s.messages(), 3);
+        let mut out = Vec::new();
+        s.swap_output(&mut out);
+        assert!(out.is_empty());
+    }
+
     #[test]
     fn in_memory_sessions_keep_what_senders_send() {
         let mut s = Session::in_memory(Pusher, Framing::Line);

@@ -56,6 +56,48 @@ fn compare_runs_every_mode_and_serial_takes_longest() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `compare --loops 1` with a slow handler: event mode's one loop runs
+/// every handler call itself, so its clients' delays add up as serial's
+/// do; event-workers runs them side by side on its workers.
+#[test]
+fn one_event_loop_adds_up_the_delays_like_serial_and_workers_do_not() {
+    let live = Live::start(&[
+        "--modes",
+        "serial,event,event-workers",
+        "--loops",
+        "1",
+        "--workers",
+        "2",
+        "--clients",
+        "2",
+        "--messages",
+        "2",
+        "--delay-ms",
+        "300",
+        "--format",
+        "json",
+    ]);
+    let (out, status, stderr) = live.finish();
+    assert!(status.success(), "{stderr}\n{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    let secs = |i: usize| rows[i]["duration_secs"].as_f64().unwrap();
+    for r in rows {
+        assert_eq!(r["replies_ok"], 4, "{r}");
+        assert_eq!(r["clients_answered"], 2, "{r}");
+    }
+    // Four calls of 0.3 s, one after the other on one thread: 1.2 s at
+    // least, by construction, for serial and for one event loop alike.
+    assert!(secs(0) >= 1.2, "serial took {} s", secs(0));
+    assert!(secs(1) >= 1.2, "event with one loop took {} s", secs(1));
+    assert!(
+        secs(2) < secs(1),
+        "event-workers {} s, event {} s",
+        secs(2),
+        secs(1)
+    );
+}
+
 /// A `compare` run whose stdout is read line by line while it runs, and
 /// whose stderr is drained, so the test sees what a person sees and when.
 struct Live {

@@ -53,11 +53,16 @@ impl Runner for OnTheLoop {
         let took = started.elapsed();
         if took >= STALL && others > 0 {
             log::debug!(
-                "Client #{} ({}): its handler call held {} for {:.3} s; the loop's {others} other clients waited.",
+                "Client #{} ({}): its handler call held {} for {:.3} s; {} of the loop waited.",
                 info.id,
                 info.peer,
                 std::thread::current().name().unwrap_or("its loop"),
-                took.as_secs_f64()
+                took.as_secs_f64(),
+                if others == 1 {
+                    "the 1 other client".to_string()
+                } else {
+                    format!("the {others} other clients")
+                }
             );
         }
         Some(done)
