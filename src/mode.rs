@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::names::Named;
 
 /// How a server handles many clients; the lesson's question.
+///
+/// The TOML and command-line names are [`name`](Mode::name)'s: `serial`,
+/// `threads`, `pool`, `event`, `event-workers`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]

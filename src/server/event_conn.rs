@@ -87,6 +87,10 @@ pub(crate) struct Conn {
     /// no new event comes until a call returns `WouldBlock`).
     pub readable: bool,
     pub writable: bool,
+    /// The poller said the client closed its side (or the socket failed):
+    /// read until the end of stream, whatever a short read suggests, for
+    /// no further event will come to say so.
+    pub read_closed: bool,
     /// The client closed its sending side.
     eof: bool,
     ending: Option<Ending>,
@@ -125,6 +129,7 @@ impl Conn {
             // the same on every platform mio supports.
             readable: true,
             writable: true,
+            read_closed: false,
             eof: false,
             ending: None,
             last_message: Instant::now(),
@@ -259,6 +264,16 @@ impl Conn {
                     session.push(&cx.buf[..n]);
                 }
                 log::trace!("Client #{}: read {n} bytes.", self.info.id);
+                // A short read emptied the socket's buffer: the next bytes
+                // to arrive raise a new event, so the read that would only
+                // say `WouldBlock` is saved (a system call per message, as
+                // tokio does). Not once the client's end of stream was
+                // reported (it may sit behind these bytes, and no event
+                // will announce it again), nor on Windows, whose readiness
+                // is emulated.
+                if n < size && !self.read_closed && !cfg!(windows) {
+                    self.readable = false;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

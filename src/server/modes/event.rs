@@ -46,11 +46,12 @@ struct OnTheLoop;
 
 impl Runner for OnTheLoop {
     fn run(&self, job: Job) -> Option<Done> {
-        let others = job.home.load.load(Relaxed).saturating_sub(1);
-        let info = job.session.info();
+        let (info, home) = (job.session.info(), job.home.clone());
         let started = Instant::now();
         let done = job.handle();
         let took = started.elapsed();
+        // Counted after the call: clients that arrived during it waited too.
+        let others = home.load.load(Relaxed).saturating_sub(1);
         if took >= STALL && others > 0 {
             log::debug!(
                 "Client #{} ({}): its handler call held {} for {:.3} s; {} of the loop waited.",
