@@ -4,7 +4,7 @@
 # checks that the well-behaved clients saw no error and that the server's
 # memory did not creep: RSS at the end within 10% of RSS after warm-up.
 #
-#   scripts/soak.sh [MINUTES]        (default 1; per mode, so 3x in all)
+#   scripts/soak.sh [MINUTES]        (default 1; per mode, so 5x in all)
 #   MODES="threads pool" scripts/soak.sh 10
 #
 # Needs Linux (/proc) and python3 (the faulty clients). Everything runs on
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 minutes=${1:-1}
-modes=${MODES:-serial threads pool}
+modes=${MODES:-serial threads pool event event-workers}
 total=$(python3 -c "print(max(20, int(float('$minutes') * 60)))")
 # Warm-up: until every worker thread has met each kind of client. glibc
 # gives threads their own malloc arenas, which keep freed buffers, so RSS
@@ -101,6 +101,7 @@ for mode in $modes; do
         serial) bench_args=(--clients 1 --churn --timeout-ms 60000); hostile=1; extra=() ;;
         threads) bench_args=(--clients 8 --timeout-ms 10000); hostile=3; extra=() ;;
         pool) bench_args=(--clients 8 --timeout-ms 10000); hostile=3; extra=(--workers 16) ;;
+        event|event-workers) bench_args=(--clients 8 --timeout-ms 10000); hostile=3; extra=() ;;
         *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac
     (cd "$work" && exec "$OLDPWD/$bin" --mode "$mode" --addr 127.0.0.1:0 --framing line \

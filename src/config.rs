@@ -32,15 +32,23 @@ settings! {
     backlog: u32 = 128, with_backlog(u32),
         flag "backlog" "N", "Kernel queue of connections not yet accepted (listen backlog)",
         range::<1, 65_535, _>;
-    /// How connections are served: one at a time, a thread each, or a pool.
+    /// How connections are served: one at a time, a thread each, a pool,
+    /// or event loops (handler calls on the loops, or on worker threads).
     mode: Mode = Mode::Serial, with_mode(Mode),
         flag "mode" "MODE" [crate::names::value_parser::<Mode>()], "How clients are served",
         |_| Ok(());
-    /// Pool mode: worker threads, so connections served at once. Defaults
-    /// to the number of CPUs.
+    /// Pool mode: worker threads, so connections served at once;
+    /// event-workers mode: threads running handler calls, so messages
+    /// handled at once. Defaults to the number of CPUs.
     workers: usize = default_workers(), with_workers(usize),
-        flag "workers" "N", "Pool mode: worker threads",
+        flag "workers" "N", "Pool and event-workers modes: worker threads",
         range::<1, 4_096, _>;
+    /// Event modes: event loops, each a thread owning its share of the
+    /// connections. More loops than CPUs only adds switching, so the
+    /// default is the number of CPUs.
+    loops: usize = default_workers(), with_loops(usize),
+        flag "loops" "N", "Event modes: event loop threads",
+        range::<1, 1_024, _>;
     /// Threads mode: connections served at once; more wait in the backlog.
     max_connections: usize = 1024, with_max_connections(usize),
         flag "max-connections" "N", "Threads mode: connections served at once",
@@ -50,9 +58,10 @@ settings! {
     queue_limit: usize = 0, with_queue_limit(usize),
         flag "queue-limit" "N", "Pool mode: clients allowed to wait for a worker (0 = no limit)",
         range::<0, 1_000_000, _>;
-    /// Stack size of each connection thread (threads and pool modes), in KiB.
+    /// Stack size of each thread that runs handler calls (a connection
+    /// thread, a pool or event-workers worker, an event loop), in KiB.
     thread_stack_kb: usize = 256, with_thread_stack_kb(usize),
-        flag "thread-stack-kb" "KIB", "Stack of each connection thread, in KiB",
+        flag "thread-stack-kb" "KIB", "Stack of each thread that runs handler calls, in KiB",
         range::<64, 1_048_576, _>;
     /// Close a connection that sends no complete message in this long
     /// (counted from its last complete message, so a client trickling one
@@ -105,7 +114,7 @@ impl PartialEq for Origins {
     }
 }
 
-/// The number of CPUs, the default pool size.
+/// The number of CPUs, the default pool size and number of event loops.
 pub(crate) fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -283,14 +292,19 @@ mod tests {
     }
 
     /// `config.toml` is the learner's list of every setting: each key must
-    /// be in it, set to its real default (the CPU-dependent `workers`
-    /// aside, which the file shows commented out).
+    /// be in it, set to its real default (the CPU-dependent `workers` and
+    /// `loops` aside, which the file shows commented out).
     #[test]
     fn config_toml_lists_every_setting_with_its_default() {
         let text = include_str!("../config.toml");
         let file = Config::from_toml(text, "config.toml").unwrap();
         let defaults = Config::default();
-        assert_eq!(file.clone().with_workers(defaults.workers), defaults);
+        assert_eq!(
+            file.clone()
+                .with_workers(defaults.workers)
+                .with_loops(defaults.loops),
+            defaults
+        );
         for key in Config::KEYS {
             let set = text.lines().any(|l| {
                 l.trim_start_matches('#')
@@ -319,6 +333,16 @@ mod tests {
                 Mode::Threads,
             ),
             ("pool.toml", include_str!("../modes/pool.toml"), Mode::Pool),
+            (
+                "event.toml",
+                include_str!("../modes/event.toml"),
+                Mode::Event,
+            ),
+            (
+                "event-workers.toml",
+                include_str!("../modes/event-workers.toml"),
+                Mode::EventWorkers,
+            ),
         ] {
             let c = Config::from_toml(text, name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(c.mode, mode, "{name}");

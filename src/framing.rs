@@ -169,6 +169,26 @@ impl Decoder {
     /// The next complete message, if one is buffered. An error means the
     /// stream cannot go on and the connection must close.
     pub(crate) fn next_message(&mut self) -> Result<Option<&[u8]>, FrameError> {
+        let Some((msg_start, msg_end, next)) = self.locate()? else {
+            return Ok(None);
+        };
+        self.start = next;
+        self.scanned = 0;
+        Ok(Some(&self.buf[msg_start..msg_end]))
+    }
+
+    /// Whether [`next_message`](Decoder::next_message) has something to
+    /// give: a complete message, or the error that ends the stream. The
+    /// event-workers mode asks on its loop before it sends the connection
+    /// to a worker, so a half-received message costs no worker a trip.
+    /// Nothing is consumed; what was scanned is remembered.
+    pub(crate) fn has_message(&mut self) -> bool {
+        !matches!(self.locate(), Ok(None))
+    }
+
+    /// Where the next complete message lies, without taking it: its start,
+    /// its end, and where the one after it starts.
+    fn locate(&mut self) -> Result<Option<(usize, usize, usize)>, FrameError> {
         let pending = &self.buf[self.start..];
         if pending.is_empty() {
             return Ok(None);
@@ -177,7 +197,7 @@ impl Decoder {
             limit: self.max,
             len: len as u64,
         };
-        let (msg_start, msg_end, next) = match self.framing {
+        let found = match self.framing {
             Framing::Raw => {
                 // The connection reads at most `read_size` bytes, and each
                 // push is one read; so all that is buffered is one message.
@@ -239,7 +259,7 @@ impl Decoder {
                     // Blank lines between requests; dropped, not messages.
                     self.start += skip;
                     self.scanned = 0;
-                    return self.next_message();
+                    return self.locate();
                 }
                 // A terminator may straddle two reads: look a little back.
                 let from = self.scanned.saturating_sub(2).min(pending.len());
@@ -266,9 +286,7 @@ impl Decoder {
                 (self.start, self.start + total, self.start + total)
             }
         };
-        self.start = next;
-        self.scanned = 0;
-        Ok(Some(&self.buf[msg_start..msg_end]))
+        Ok(Some(found))
     }
 
     /// Bytes of an unfinished message held back; zero between messages.
@@ -396,6 +414,30 @@ mod tests {
         // Not a number: no body; the handler sees the header and refuses.
         let odd = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
         assert_eq!(all(Framing::Http, 100, &[odd]).unwrap(), vec![odd.to_vec()]);
+    }
+
+    /// The event loops ask before they take: asking never consumes,
+    /// answers what taking would find, and counts a broken framing as
+    /// something to take (its error closes the connection).
+    #[test]
+    fn has_message_peeks_without_taking() {
+        for (framing, chunks) in [
+            (Framing::Line, [&b"par"[..], b"tial\nnext"]),
+            (Framing::Length, [b"\0\0\0\x07par", b"tial\0\0"]),
+            (Framing::Http, [b"\r\nGET / HTTP/1.1\r\n", b"\r\nGET"]),
+        ] {
+            let mut d = framing.decoder(100);
+            d.push(chunks[0]);
+            assert!(!d.has_message() && !d.has_message(), "{framing}");
+            d.push(chunks[1]);
+            assert!(d.has_message() && d.has_message(), "{framing}");
+            assert!(d.next_message().unwrap().is_some(), "{framing}");
+            assert!(!d.has_message(), "{framing}: only a partial one is left");
+        }
+        let mut d = Framing::Length.decoder(10);
+        d.push(&u32::MAX.to_be_bytes());
+        assert!(d.has_message(), "the error is there to be taken");
+        assert!(d.next_message().is_err());
     }
 
     #[test]

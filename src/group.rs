@@ -34,7 +34,10 @@
 //! works in every mode whose connections have senders. In the blocking
 //! modes a send writes on the caller's thread (the sender's own connection
 //! thread), which is quick while the member's client reads and takes at most
-//! `write_timeout_ms` when it does not.
+//! `write_timeout_ms` when it does not. In the event modes a send only
+//! queues the message for the member's event loop, so a broadcast never
+//! waits for anyone; a member with more than `max_pending_bytes` waiting
+//! is cut as too slow, and the group drops it at that send.
 //!
 //! What a group cannot change is who is in it: only connections being
 //! served can join. In `serial` mode that is one at a time, so a chat room

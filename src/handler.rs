@@ -4,7 +4,7 @@
 //! messages with the configured [framing](crate::Framing), calls the handler
 //! once per message, frames whatever it replied and writes it back. Keeping
 //! the socket out of the handler is what lets every mode (serial, threads,
-//! pool) drive every handler unchanged, and what
+//! pool, and the event loops) drive every handler unchanged, and what
 //! lets a handler be unit-tested by feeding it bytes through a
 //! [`Session`](crate::Session).
 
@@ -154,9 +154,12 @@ impl Context<'_> {
 /// ```
 ///
 /// Handlers must be `Send` because threads and pool modes move them to the
-/// thread that serves the connection. A call blocks that thread (the echo
-/// handler's `delay_ms` sleeps in it), which is exactly what the modes make
-/// visible: serial makes everyone wait, threads do not.
+/// thread that serves the connection (and event-workers mode to a worker
+/// for each message). A call blocks that thread (the echo handler's
+/// `delay_ms` sleeps in it), which is exactly what the modes make visible:
+/// serial makes everyone wait, threads do not, and in event mode a call
+/// that blocks stalls every client of its event loop. In the event modes
+/// `on_connect` and `on_disconnect` run on the loop: keep them quick.
 pub trait Handler: Send + 'static {
     /// Called once when the connection is served, before any message; may
     /// greet (the lesson sends `Welcome!`) or refuse by returning

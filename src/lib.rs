@@ -7,8 +7,9 @@
 //!
 //! - a [`Handler`] holds the protocol logic and never sees a socket;
 //! - a [`Mode`] decides how connections are served: `serial` (one at a time),
-//!   `threads` (a thread each) or `pool` (a fixed rayon pool), on the same
-//!   handler;
+//!   `threads` (a thread each), `pool` (a fixed rayon pool), `event` (event
+//!   loops that run the handler themselves) or `event-workers` (event loops
+//!   for the sockets, a pool for the handler calls), on the same handler;
 //! - [`Config`] holds every setting, read from TOML and overridden by flags,
 //!   or built in code (`Config::default().with_framing(Framing::Line)`);
 //! - [`Shutdown`] stops a server gracefully: nothing received goes unanswered;
@@ -29,7 +30,7 @@
 //! | `echo.rs` | [`EchoHandler`]: the lesson's protocol |
 //! | `mode.rs`, `config.rs`, `settings.rs` | [`Mode`], [`Config`]: every setting, declared once |
 //! | `error.rs`, `shutdown.rs` | [`Error`], [`ConfigError`], [`Shutdown`] |
-//! | `server/` | [`Server`]: listener, accept loop, live connections, the connection loop, stats, and `modes/` (serial, threads, pool) |
+//! | `server/` | [`Server`]: listener, accept loop, live connections, the blocking connection loop, the event loops, stats, and `modes/` (serial, threads, pool, event, event-workers) |
 //! | `cli.rs` | [`run_cli`]: flags over the file over the defaults (feature `cli`) |
 //! | `bench/` | the load generator, reports and `compare` (feature `bench`) |
 //!

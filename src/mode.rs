@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::names::Named;
 
 /// How a server handles many clients; the lesson's question.
+///
+/// The TOML and command-line names are [`name`](Mode::name)'s: `serial`,
+/// `threads`, `pool`, `event`, `event-workers`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -25,12 +28,29 @@ pub enum Mode {
     /// task holding its worker until it ends, so at most `workers` clients
     /// are served at once and the others wait their turn.
     Pool,
+    /// `loops` event loops (mio), each owning its connections on
+    /// non-blocking sockets, and running their handler calls itself: an
+    /// idle client costs no thread, but a handler that blocks (echo's
+    /// `delay_ms`) stalls every client of its loop.
+    Event,
+    /// `loops` event loops do the reading, framing and writing; each
+    /// message's handler call runs on a pool of `workers` threads, one
+    /// message of a client at a time. An idle client holds no thread, a
+    /// slow handler holds a worker for one message.
+    #[serde(rename = "event-workers")]
+    EventWorkers,
 }
 
 impl Mode {
     /// Every mode, in the order the lesson meets them. Tests iterate this,
     /// so a new mode is tested by every suite that exists.
-    pub const ALL: [Mode; 3] = [Mode::Serial, Mode::Threads, Mode::Pool];
+    pub const ALL: [Mode; 5] = [
+        Mode::Serial,
+        Mode::Threads,
+        Mode::Pool,
+        Mode::Event,
+        Mode::EventWorkers,
+    ];
 
     /// The setting's name, as in TOML and on the command line.
     pub fn name(self) -> &'static str {
@@ -38,6 +58,8 @@ impl Mode {
             Mode::Serial => "serial",
             Mode::Threads => "threads",
             Mode::Pool => "pool",
+            Mode::Event => "event",
+            Mode::EventWorkers => "event-workers",
         }
     }
 }

@@ -7,7 +7,9 @@
 //! take turns whole, so messages never interleave mid-way.
 //!
 //! Where the bytes go is behind the crate's `Outbox` trait: a socket for
-//! the blocking modes, a buffer in a [`Session`](crate::Session) under test.
+//! the blocking modes, the connection's outgoing queue in the event modes
+//! (its event loop writes it; a send never blocks), a buffer in a
+//! [`Session`](crate::Session) under test.
 //! Handlers only ever see the `Sender`, so a new way of writing changes no
 //! handler.
 
@@ -18,7 +20,8 @@ use std::sync::Arc;
 use crate::framing::Framing;
 
 /// Where a connection's outgoing bytes go: a socket in the blocking
-/// modes, a buffer in a [`Session::in_memory`](crate::Session::in_memory).
+/// modes, an event loop's queue in the event modes (`server/mailbox.rs`),
+/// a buffer in a [`Session::in_memory`](crate::Session::in_memory).
 pub(crate) trait Outbox: Send + Sync {
     /// Writes already-framed bytes whole, or fails; called from any thread.
     fn write_framed(&self, bytes: &[u8]) -> io::Result<()>;
@@ -60,9 +63,12 @@ impl Sender {
         }
     }
 
-    /// Frames and writes one message. It blocks at most `write_timeout_ms`
-    /// when the client does not read, so one stalled client cannot hold up
-    /// the sender's own connection for ever.
+    /// Frames and writes one message. In the blocking modes it blocks at
+    /// most `write_timeout_ms` when the client does not read, so one
+    /// stalled client cannot hold up the sender's own connection for ever.
+    /// In the event modes it never blocks: the message is queued for the
+    /// client's event loop to write, and fails (the client is cut as too
+    /// slow) once more than `max_pending_bytes` wait for that client.
     pub fn send(&self, message: impl AsRef<[u8]>) -> Result<(), SendError> {
         let mut framed = Vec::with_capacity(message.as_ref().len() + 4);
         self.framing.encode(message.as_ref(), &mut framed);

@@ -3,7 +3,8 @@
 //! Bytes in, handler calls, bytes out. The session decodes messages, calls
 //! the handler, frames its replies, and catches its panics; it never touches
 //! a socket. Every mode drives connections through it (the blocking loop in
-//! `connection.rs` reads and writes around it), and a test drives it with
+//! `connection.rs` reads and writes around it; an event loop feeds it reads
+//! and hands it to a worker one message at a time), and a test drives it with
 //! plain byte slices, which is how a handler is unit-tested:
 //!
 //! ```
@@ -133,34 +134,61 @@ impl Session {
         }
         self.decoder.push(data);
         loop {
-            let Session {
-                handler,
-                decoder,
-                sender,
-                info,
-                out,
-                messages,
-                ..
-            } = self;
-            let message = match decoder.next_message() {
-                Ok(Some(m)) => m,
-                Ok(None) => return Step::Continue,
-                Err(e) => {
-                    self.closing = true;
-                    return Step::Close(DisconnectReason::Protocol(e.to_string()));
-                }
-            };
-            *messages += 1;
-            let mut ctx = Context {
-                info: *info,
-                out,
-                sender,
-            };
-            let step = guarded(info, || handler.on_message(message, &mut ctx));
-            if let Step::Close(reason) = self.note(step) {
-                return Step::Close(reason);
+            match self.handle_next() {
+                None => return Step::Continue,
+                Some(Step::Continue) => {}
+                Some(close) => return close,
             }
         }
+    }
+
+    /// Takes the bytes of one read without handling them: the event loops
+    /// frame on their own thread and hand the handler calls out one
+    /// message at a time ([`handle_next`](Session::handle_next)). Each read
+    /// is pushed alone, as `raw` framing needs (a read is its message).
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        if !self.closing {
+            self.decoder.push(data);
+        }
+    }
+
+    /// Whether [`handle_next`](Session::handle_next) has work: a complete
+    /// message, or a broken framing to report. Never once closing.
+    pub(crate) fn has_input(&mut self) -> bool {
+        !self.closing && self.decoder.has_message()
+    }
+
+    /// Hands the next complete message to the handler; `None` when no
+    /// message is complete. A broken framing closes, as in `receive`.
+    pub(crate) fn handle_next(&mut self) -> Option<Step> {
+        if self.closing {
+            return Some(Step::Close(DisconnectReason::Exit));
+        }
+        let Session {
+            handler,
+            decoder,
+            sender,
+            info,
+            out,
+            messages,
+            ..
+        } = self;
+        let message = match decoder.next_message() {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(e) => {
+                self.closing = true;
+                return Some(Step::Close(DisconnectReason::Protocol(e.to_string())));
+            }
+        };
+        *messages += 1;
+        let mut ctx = Context {
+            info: *info,
+            out,
+            sender,
+        };
+        let step = guarded(info, || handler.on_message(message, &mut ctx));
+        Some(self.note(step))
     }
 
     fn note(&mut self, step: Step) -> Step {
@@ -202,6 +230,13 @@ impl Session {
     /// Forgets the output once the driver has written it, keeping the buffer.
     pub fn clear_output(&mut self) {
         self.out.clear();
+    }
+
+    /// Swaps the output with `buf` (the caller's empty buffer): an event
+    /// loop takes a reply to write later without copying it, and the
+    /// session keeps a buffer with room for the next.
+    pub(crate) fn swap_output(&mut self, buf: &mut Vec<u8>) {
+        std::mem::swap(&mut self.out, buf);
     }
 
     /// Messages decoded so far.
@@ -348,6 +383,29 @@ mod tests {
             let _ = ctx.sender().send(msg);
             Action::Continue
         }
+    }
+
+    /// The event loops' way through a session: bytes pushed, messages
+    /// handled one at a time, the same replies as `receive` gives.
+    #[test]
+    fn push_and_handle_next_answer_as_receive_does() {
+        let mut s = Session::in_memory(crate::EchoHandler::default(), Framing::Line);
+        s.start();
+        s.push(b"one\ntw");
+        assert!(s.has_input());
+        assert_eq!(s.handle_next(), Some(Step::Continue));
+        assert_eq!(s.take_output(), b"Welcome!\nReceived one;\n");
+        assert!(!s.has_input(), "half a line is not a message");
+        assert_eq!(s.handle_next(), None);
+        s.push(b"o\nexit\nlost\n");
+        assert_eq!(s.handle_next(), Some(Step::Continue));
+        assert_eq!(s.handle_next(), Some(Step::Close(DisconnectReason::Exit)));
+        assert!(!s.has_input(), "nothing is handled once closing");
+        assert_eq!(s.take_output(), b"Received two;\n");
+        assert_eq!(s.messages(), 3);
+        let mut out = Vec::new();
+        s.swap_output(&mut out);
+        assert!(out.is_empty());
     }
 
     #[test]

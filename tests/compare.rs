@@ -11,6 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use common::process::{bin_path, wait_bounded};
 use common::{PATIENCE, temp_dir};
+use tcpmodes::Mode;
 
 #[test]
 fn compare_runs_every_mode_and_serial_takes_longest() {
@@ -33,7 +34,7 @@ fn compare_runs_every_mode_and_serial_takes_longest() {
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = rows.as_array().unwrap();
     let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
-    assert_eq!(labels, ["serial", "threads", "pool"]);
+    assert_eq!(labels, Mode::ALL.map(Mode::name));
     for r in rows {
         assert_eq!(r["replies_ok"], 6, "{r}");
         assert_eq!(r["sent"], 6, "{r}");
@@ -53,6 +54,48 @@ fn compare_runs_every_mode_and_serial_takes_longest() {
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.contains("<svg") && svg.contains("threads"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `compare --loops 1` with a slow handler: event mode's one loop runs
+/// every handler call itself, so its clients' delays add up as serial's
+/// do; event-workers runs them side by side on its workers.
+#[test]
+fn one_event_loop_adds_up_the_delays_like_serial_and_workers_do_not() {
+    let live = Live::start(&[
+        "--modes",
+        "serial,event,event-workers",
+        "--loops",
+        "1",
+        "--workers",
+        "2",
+        "--clients",
+        "2",
+        "--messages",
+        "2",
+        "--delay-ms",
+        "300",
+        "--format",
+        "json",
+    ]);
+    let (out, status, stderr) = live.finish();
+    assert!(status.success(), "{stderr}\n{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    let secs = |i: usize| rows[i]["duration_secs"].as_f64().unwrap();
+    for r in rows {
+        assert_eq!(r["replies_ok"], 4, "{r}");
+        assert_eq!(r["clients_answered"], 2, "{r}");
+    }
+    // Four calls of 0.3 s, one after the other on one thread: 1.2 s at
+    // least, by construction, for serial and for one event loop alike.
+    assert!(secs(0) >= 1.2, "serial took {} s", secs(0));
+    assert!(secs(1) >= 1.2, "event with one loop took {} s", secs(1));
+    assert!(
+        secs(2) < secs(1),
+        "event-workers {} s, event {} s",
+        secs(2),
+        secs(1)
+    );
 }
 
 /// A `compare` run whose stdout is read line by line while it runs, and
@@ -171,12 +214,12 @@ fn rows_stream_as_each_mode_finishes_and_the_timeline_shows_every_client() {
     assert!(serial_row.contains("2/2"), "{serial_row}");
     let (rest, status, stderr) = live.finish();
     assert!(status.success(), "{stderr}\n{rest}");
-    let table: Vec<&str> = rest.lines().take(2).collect();
-    assert!(
-        table[0].starts_with("threads ") && table[1].starts_with("pool "),
-        "{rest}"
-    );
-    for mode in ["serial", "threads", "pool"] {
+    // The other modes' rows follow, in the order of Mode::ALL.
+    let table: Vec<&str> = rest.lines().take(Mode::ALL.len() - 1).collect();
+    for (row, mode) in table.iter().zip(&Mode::ALL[1..]) {
+        assert!(row.starts_with(&format!("{mode} ")), "{rest}");
+    }
+    for mode in Mode::ALL.map(Mode::name) {
         let rows = timeline_rows(&rest, mode);
         assert_eq!(rows.len(), 2, "{mode}:\n{rest}");
         for (i, row) in rows.iter().enumerate() {
@@ -299,7 +342,7 @@ fn pictures_are_written_as_svg_and_png() {
         let (out, status, stderr) = live.finish();
         assert!(status.success(), "{stderr}");
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 4, "{out}");
+        assert_eq!(lines.len(), 1 + Mode::ALL.len(), "{out}");
         assert!(
             lines[0].starts_with("label,") && lines[1].starts_with("serial,"),
             "{out}"

@@ -1,7 +1,9 @@
 //! The modes differ exactly as the lesson says: serial makes the second
 //! client wait, threads do not, a pool of one behaves like serial and a
 //! pool of two like threads; and threads at `max_connections` make the
-//! next client wait, not fail.
+//! next client wait, not fail. Event loops serve clients side by side
+//! until a handler blocks: then `event` stalls every client of that loop
+//! (one loop is serial again), and `event-workers` does not.
 
 mod common;
 
@@ -10,8 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::servers::echo_server;
-use tcpmodes::{Framing, Mode};
+use common::servers::{echo_server, gated_server};
+use tcpmodes::{Config, Framing, Mode};
 
 /// What happened when, as seen by the two clients; one clock for both.
 #[derive(Default)]
@@ -36,8 +38,13 @@ impl Timeline {
 /// `delay_ms`; while it waits, client B connects and sends its own. Returns
 /// the timeline. Both clients finish with `exit`.
 fn two_clients(mode: Mode, workers: usize) -> Arc<Timeline> {
+    two_clients_with(mode, |c| c.workers = workers)
+}
+
+/// [`two_clients`] with the server's config changed by `edit`.
+fn two_clients_with(mode: Mode, edit: impl FnOnce(&mut Config)) -> Arc<Timeline> {
     let server = echo_server(mode, |c| {
-        c.workers = workers;
+        edit(c);
         c.delay_ms = 700;
     });
     let addr = server.local_addr();
@@ -99,6 +106,116 @@ fn pool_of_two_workers_serves_two_clients_side_by_side() {
     let t = two_clients(Mode::Pool, 2);
     assert!(t.at("B greeted") < t.at("A answered"));
     assert!(t.at("B sent") < t.at("A answered"));
+}
+
+/// The lesson's experiment in event mode with one loop: the handler's
+/// sleep holds the loop, so the second client is not even greeted until
+/// the first one's reply is out, exactly as in serial mode.
+#[test]
+fn event_mode_with_one_loop_makes_the_second_client_wait_like_serial() {
+    let t = two_clients_with(Mode::Event, |c| c.loops = 1);
+    assert!(
+        t.at("B greeted") > t.at("A answered"),
+        "B must wait for the loop"
+    );
+}
+
+/// With two loops the two clients land on different loops, and each
+/// loop's sleep holds up only its own client.
+#[test]
+fn event_mode_with_two_loops_serves_two_clients_side_by_side() {
+    let t = two_clients_with(Mode::Event, |c| c.loops = 2);
+    assert!(t.at("B greeted") < t.at("A answered"));
+    assert!(t.at("B sent") < t.at("A answered"));
+}
+
+/// One loop, two workers: the sleeps run on the workers, side by side.
+#[test]
+fn event_workers_on_one_loop_serve_two_clients_side_by_side() {
+    let t = two_clients_with(Mode::EventWorkers, |c| {
+        c.loops = 1;
+        c.workers = 2;
+    });
+    assert!(t.at("B greeted") < t.at("A answered"));
+    assert!(t.at("B sent") < t.at("A answered"));
+}
+
+/// "Never block the event loop", without a clock: a handler call held at
+/// a gate blocks its loop in event mode (a client arriving meanwhile is
+/// not even greeted), and only a worker in event-workers mode (the new
+/// client is greeted and answered while the call is still held).
+#[test]
+fn a_blocked_handler_stalls_its_event_loop_but_not_event_workers() {
+    for mode in [Mode::Event, Mode::EventWorkers] {
+        let (server, gate) = gated_server(mode, |c| {
+            c.loops = 1;
+            c.workers = 2;
+        });
+        let addr = server.local_addr();
+        let mut a = Client::greeted(addr, Framing::Raw);
+        a.send(b"block");
+        gate.wait_held(1);
+        let mut b = Client::connect(addr, Framing::Raw);
+        if mode == Mode::Event {
+            assert!(b.waits(), "event: B greeted while the loop is blocked");
+            gate.open();
+            a.expect(b"Received block;");
+            b.expect(b"Welcome!");
+        } else {
+            b.expect(b"Welcome!");
+            b.echo(b"not blocked");
+            assert!(a.waits(), "A's call is still held at the gate");
+            gate.open();
+            a.expect(b"Received block;");
+        }
+        b.echo(b"after");
+        let s = server.stop();
+        assert_eq!(s.connections, 2, "{mode}: {s}");
+    }
+}
+
+/// event-workers with every worker held: clients keep arriving and every
+/// one is greeted at once (greetings run on the loop); their messages
+/// wait, unanswered, for a worker; once the workers are free every
+/// message is answered, each client's in order.
+#[test]
+fn event_workers_greet_everyone_while_every_worker_is_busy() {
+    let (server, gate) = gated_server(Mode::EventWorkers, |c| {
+        c.loops = 2;
+        c.workers = 2;
+        c.framing = Framing::Line;
+    });
+    let addr = server.local_addr();
+    let mut holders: Vec<Client> = (0..2)
+        .map(|_| {
+            let mut c = Client::greeted(addr, Framing::Line);
+            c.send(b"block");
+            c
+        })
+        .collect();
+    gate.wait_held(2);
+    let mut others: Vec<Client> = (0..20)
+        .map(|i| {
+            let mut c = Client::greeted(addr, Framing::Line);
+            c.send(format!("first {i}"));
+            c.send(format!("second {i}"));
+            c
+        })
+        .collect();
+    for c in [0, 19] {
+        assert!(others[c].waits(), "answered with every worker held");
+    }
+    gate.open();
+    for h in holders.iter_mut() {
+        h.expect(b"Received block;");
+    }
+    for (i, c) in others.iter_mut().enumerate() {
+        c.expect(format!("Received first {i};").as_bytes());
+        c.expect(format!("Received second {i};").as_bytes());
+    }
+    let s = server.stop();
+    assert_eq!(s.connections, 22, "{s}");
+    assert_eq!(s.messages, 2 + 40, "{s}");
 }
 
 #[test]
@@ -180,4 +297,27 @@ fn verbose_log_narrates_who_waited_in_every_mode() {
             assert!(two_taken < one_done, "{mode}: #2 not taken at once:\n{err}");
         }
     }
+}
+
+/// `-v` in event mode says when a handler call held up its loop, and who
+/// it held up: the lesson's "never block the event loop" in the log.
+#[test]
+fn verbose_log_says_when_a_slow_handler_held_up_its_event_loop() {
+    use common::process::Process;
+    let server = Process::bin(&["-v", "--mode", "event", "--loops", "1", "--delay-ms", "200"]);
+    let mut a = server.connect(Framing::Raw);
+    a.expect(b"Welcome!");
+    let mut b = server.connect(Framing::Raw);
+    b.expect(b"Welcome!");
+    a.echo(b"slow");
+    drop((a, b));
+    let err = server.stop_ok().stderr;
+    let line = err
+        .lines()
+        .find(|l| l.contains("Client #1 (") && l.contains("held loop-0 for"))
+        .unwrap_or_else(|| panic!("no stall line in:\n{err}"));
+    assert!(
+        line.contains("the 1 other client of the loop waited"),
+        "{line}"
+    );
 }

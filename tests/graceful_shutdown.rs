@@ -40,6 +40,9 @@ fn handle_answers_in_flight_closes_idle_and_refuses_new_in_every_mode() {
         let server = echo_server(mode, |c| {
             c.delay_ms = 600;
             c.workers = 2;
+            // Event mode: the idle client on a loop of its own; on the busy
+            // client's loop it would wait for the slow reply, as in serial.
+            c.loops = 2;
         });
         let addr = server.local_addr();
         let mut busy = Client::connect(addr, Framing::Raw);
@@ -99,6 +102,60 @@ fn pool_closes_clients_still_waiting_for_a_worker() {
     assert_eq!(summary.connections, 1);
     assert_eq!(summary.accepted, 2);
     assert_eq!(summary.unstarted, 1);
+}
+
+/// event-workers: messages that arrived before shutdown are answered, even
+/// those still waiting for a worker (unlike pool mode, where a client
+/// waiting for a worker was never served and is closed): the loop took
+/// them off the socket, so they are owed a reply.
+#[test]
+fn event_workers_answer_messages_still_waiting_for_a_worker() {
+    let server = echo_server(Mode::EventWorkers, |c| {
+        c.workers = 1;
+        c.loops = 1;
+        c.delay_ms = 300;
+    });
+    let addr = server.local_addr();
+    let mut first = Client::greeted(addr, Framing::Raw);
+    let mut second = Client::greeted(addr, Framing::Raw);
+    let mut idle = Client::greeted(addr, Framing::Raw);
+    first.send(b"one");
+    second.send(b"two");
+    // Both messages are read (the second waits for the only worker)
+    // before shutdown; a bounded pause lets the loop read them.
+    thread::sleep(Duration::from_millis(100));
+    server.shutdown_handle().trigger();
+    assert!(idle.closed(), "the idle client is closed at once");
+    first.expect(b"Received one;");
+    second.expect(b"Received two;");
+    assert!(first.closed() && second.closed());
+    let summary = server.stop();
+    assert_eq!(summary.messages, 2, "{summary}");
+    assert_eq!(summary.cut + summary.unstarted, 0, "{summary}");
+}
+
+/// In the event modes, a slow handler call still running at the end of
+/// `shutdown_timeout_ms` is cut like a connection thread's: the server's
+/// run ends (it does not wait for the call), and the client is closed.
+#[test]
+fn event_modes_cut_a_slow_handler_after_shutdown_timeout() {
+    for mode in [Mode::Event, Mode::EventWorkers] {
+        let server = echo_server(mode, |c| {
+            c.delay_ms = 3_000;
+            c.shutdown_timeout_ms = 100;
+        });
+        let mut c = Client::greeted(server.local_addr(), Framing::Raw);
+        c.send(b"slow");
+        thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let summary = server.stop();
+        assert_eq!(summary.cut, 1, "{mode}: {summary}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2_500),
+            "{mode}: the run waited for the handler call"
+        );
+        let _ = c.closed_within(common::PATIENCE);
+    }
 }
 
 #[test]

@@ -22,8 +22,8 @@ use common::client::{Client, drain_in_background, write_until_closed};
 use common::logs::{logged, record_logs};
 use common::servers::{local_config, serve};
 use tcpmodes::{
-    Action, Config, ConnInfo, Context, DisconnectReason, EchoHandler, Framing, Handler, Mode,
-    RunningServer,
+    Action, Config, ConnInfo, Context, DisconnectReason, EchoHandler, Framing, Group, Handler,
+    Mode, RunningServer,
 };
 
 // ---------------------------------------------------------------- servers
@@ -586,5 +586,61 @@ fn slow_reader_is_served_to_the_end() {
         assert_eq!(total, 200 * (60 * 1024 + 11), "{mode}: replies lost");
         let s = server.stop();
         assert_eq!(s.timeouts + s.errors, 0, "{mode}: {s}");
+    }
+}
+
+/// A room: each line goes to everyone else, and the reply says to how
+/// many, so the talker sees when a member was dropped.
+struct Room(Group);
+
+impl Handler for Room {
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        self.0.join(ctx.sender());
+        Action::Continue
+    }
+    fn on_message(&mut self, line: &[u8], ctx: &mut Context<'_>) -> Action {
+        let n = self.0.broadcast_except(ctx.id(), line);
+        ctx.reply(format!("sent to {n}"));
+        Action::Continue
+    }
+    fn on_disconnect(&mut self, info: ConnInfo, _: &DisconnectReason) {
+        self.0.leave(info.id);
+    }
+}
+
+/// Event modes: a send never blocks its caller. A member of a room that
+/// never reads gets lines pushed by another client's handler (another
+/// thread, maybe another loop) until more than `max_pending_bytes` wait
+/// for it; then it is cut as too slow (logged with its address, counted),
+/// the send fails so the room drops it, and the talker is served on.
+#[test]
+fn a_client_that_never_reads_its_pushes_is_cut_as_too_slow_in_event_modes() {
+    for mode in [Mode::Event, Mode::EventWorkers] {
+        let mut c = config(mode, Framing::Line);
+        c.max_pending_bytes = 256 * 1024;
+        c.loops = 2;
+        let room = Group::new();
+        let server = start_with(c, move || Room(room.clone()));
+        let addr = server.local_addr();
+        let mut deaf = Client::connect(addr, Framing::Line);
+        let who = deaf.local();
+        let mut talker = Client::connect(addr, Framing::Line);
+        // The deaf client joins on its own loop: wait (bounded) until in.
+        let joined = (0..1000).any(|_| talker.ask("hi") == "sent to 1");
+        assert!(joined, "{mode}: the deaf client never joined");
+        // 60 KiB lines until the deaf one is dropped; the kernel's buffers
+        // take a few MB first, so at most 120 MB are tried.
+        let line = "x".repeat(60 * 1024);
+        let dropped = (0..2000).any(|_| talker.ask(&line) == "sent to 0");
+        assert!(dropped, "{mode}: a client that never reads was never cut");
+        logged(&[&who, "too slow", "max_pending_bytes"]);
+        assert!(
+            deaf.closed_within(PATIENCE).is_some(),
+            "{mode}: the cut client was not closed"
+        );
+        assert_eq!(talker.ask("still here"), "sent to 0");
+        let s = server.stop();
+        assert_eq!(s.slow_consumers, 1, "{mode}: {s}");
+        assert_eq!(s.errors + s.timeouts, 0, "{mode}: {s}");
     }
 }

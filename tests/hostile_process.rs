@@ -374,6 +374,76 @@ fn two_thousand_concurrent_clients_in_threads_mode() {
     assert!(per_conn < 128.0, "{per_conn:.1} KiB per connection");
 }
 
+/// 2,000 idle clients, each greeted, held at once by the event modes: no
+/// thread each (the process keeps its loops, its workers and a few
+/// others), and little memory each (a connection's record, its session,
+/// no buffers while it is idle). Then each sends a message and is answered
+/// while all are held. Figures are printed.
+#[test]
+fn two_thousand_idle_clients_cost_no_thread_each_in_event_modes() {
+    const N: usize = 2_000;
+    const LOOPS: u64 = 2;
+    let _ = rlimit::increase_nofile_limit(4 * N as u64 + 256);
+    for mode in [Mode::Event, Mode::EventWorkers] {
+        // start_bin asks for 4 workers (event-workers' pool).
+        let server = start_bin(
+            mode,
+            Framing::Line,
+            &["--loops", &LOOPS.to_string(), "--backlog", "4096"],
+        );
+        let addr = server.addr;
+        Client::greeted(addr, Framing::Line).echo(b"warm");
+        let threads_idle = server.threads();
+        let rss_idle = server.rss_kb();
+        let started = Instant::now();
+        let batches: Vec<_> = (0..4)
+            .map(|_| {
+                thread::spawn(move || {
+                    (0..N / 4)
+                        .map(|_| Client::greeted(addr, Framing::Line))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut clients: Vec<Client> = batches
+            .into_iter()
+            .flat_map(|b| b.join().expect("a client failed to connect"))
+            .collect();
+        assert_eq!(clients.len(), N);
+        let threads = server.threads();
+        let rss_held = server.rss_kb();
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.send(format!("client {i}").as_bytes());
+        }
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.expect(format!("Received client {i};").as_bytes());
+        }
+        let took = started.elapsed();
+        drop(clients);
+        Client::greeted(addr, Framing::Line).echo(b"after");
+        let (summary, _) = stop_cleanly(server, &mode.to_string());
+        assert!(
+            summary.starts_with("Served 2002 connections"),
+            "{mode}: {summary}"
+        );
+        assert!(summary.contains(" 0 errors"), "{mode}: {summary}");
+        let per_conn = rss_held.saturating_sub(rss_idle) as f64 / N as f64;
+        println!(
+            "{mode}: {N} idle clients held in {:.1} s; threads {threads_idle} before, {threads} held \
+             ({LOOPS} loops); RSS idle {rss_idle} KiB, held {rss_held} KiB: {per_conn:.1} KiB per connection",
+            took.as_secs_f64()
+        );
+        // The main thread (accepting), the signal thread, the loops, and in
+        // event-workers its 4 workers: none of it grows with the clients.
+        assert_eq!(threads, threads_idle, "{mode}: threads grew with clients");
+        let workers = if mode == Mode::EventWorkers { 4 } else { 0 };
+        assert!(threads <= LOOPS + workers + 3, "{mode}: {threads} threads");
+        // A thread per client would cost its stack's touched pages and a
+        // kernel task; an idle event connection costs a few hundred bytes.
+        assert!(per_conn < 4.0, "{mode}: {per_conn:.1} KiB per connection");
+    }
+}
+
 /// A client that writes to a server while it exits is not a start-up
 /// problem, but the binary must also leave cleanly with clients still
 /// connected: graceful stop with held clients, exit 0.

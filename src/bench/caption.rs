@@ -29,6 +29,8 @@ pub(super) struct RunParams {
     pub(super) framing: Framing,
     /// Pool mode's worker threads.
     pub(super) workers: usize,
+    /// The event modes' loops; 0 when no event mode was compared.
+    pub(super) loops: usize,
     /// A new connection per message.
     pub(super) churn: bool,
     /// Unmeasured seconds before each measurement.
@@ -53,6 +55,7 @@ impl RunParams {
             delay_ms: None,
             framing: r.framing,
             workers: 0,
+            loops: 0,
             churn: r.churn,
             warmup_secs: r.warmup_secs,
             rate: r.rate,
@@ -85,6 +88,9 @@ impl RunParams {
         }
         if self.workers > 0 {
             parts.push(format!("pool workers {}", self.workers));
+        }
+        if self.loops > 0 {
+            parts.push(format!("event loops {}", self.loops));
         }
         if self.churn {
             parts.push("a connection per message".into());
@@ -125,6 +131,7 @@ mod tests {
             delay_ms: Some(0),
             framing: Framing::Raw,
             workers: 2,
+            loops: 0,
             churn: false,
             warmup_secs: 0.0,
             rate: None,

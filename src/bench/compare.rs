@@ -58,9 +58,13 @@ pub struct CompareArgs {
     /// Echo only: pause before each reply, like the lesson's time.sleep(1) [default: 0]
     #[arg(long, value_name = "MS")]
     pub delay_ms: Option<u64>,
-    /// Pool mode: worker threads (default: number of CPUs)
+    /// Pool and event-workers modes: worker threads (default: number of CPUs)
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Event modes: event loops (default: number of CPUs); with 1, a slow
+    /// handler in event mode makes every client wait, as in serial mode
+    #[arg(long)]
+    pub loops: Option<usize>,
     /// Threads mode: connections served at once
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
@@ -152,6 +156,9 @@ impl ServeSpec {
         if let Some(w) = args.workers {
             config.workers = w;
         }
+        if let Some(l) = args.loops {
+            config.loops = l;
+        }
         config
     }
 
@@ -182,6 +189,15 @@ impl ServeSpec {
             delay_ms: self.factory.is_none().then(|| args.delay_ms.unwrap_or(0)),
             framing: bench.load.framing,
             workers: args.workers.unwrap_or(self.defaults.workers),
+            loops: if args
+                .modes
+                .iter()
+                .any(|m| matches!(m, Mode::Event | Mode::EventWorkers))
+            {
+                args.loops.unwrap_or(self.defaults.loops)
+            } else {
+                0
+            },
             churn: bench.load.churn,
             warmup_secs: bench.load.warmup,
             rate: rows.first().and_then(|(_, r)| r.rate),
@@ -486,7 +502,7 @@ mod tests {
         let args = parse(&["--clients", "2", "--messages", "3", "--framing", "line"]);
         let mut streamed = Vec::new();
         let rows = run_compare_with(&args, &spec, |l, _| streamed.push(l.to_string())).unwrap();
-        assert_eq!(streamed, ["serial", "threads", "pool"]);
+        assert_eq!(streamed, Mode::ALL.map(Mode::name));
         for (mode, r) in &rows {
             assert_eq!((r.replies_ok, r.errors.total), (6, 0), "{mode}: {r:?}");
             assert_eq!(r.framing, Framing::Line, "{mode}");

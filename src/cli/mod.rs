@@ -213,6 +213,8 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
         Mode::Serial => String::new(),
         Mode::Threads => format!(", max_connections {}", c.max_connections),
         Mode::Pool => format!(", workers {}", c.workers),
+        Mode::Event => format!(", loops {}", c.loops),
+        Mode::EventWorkers => format!(", loops {}, workers {}", c.loops, c.workers),
     };
     let from = file.map_or(String::new(), |f| format!(", config {}", f.display()));
     // Before the first line: once a script sees it, Ctrl+C or SIGTERM must

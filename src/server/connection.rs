@@ -10,12 +10,12 @@ use std::io::{self, Read};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+use super::lifecycle::{self, TimedOut, io_reason};
 use super::live::{Accepted, ConnSocket, ServerState};
-use super::stats::Stats;
-use crate::error::io_text;
+use super::stats::{Stats, Tally};
 use crate::handler::DisconnectReason;
 use crate::sender::Outbox;
-use crate::session::{Session, Step, catch_handler_panic};
+use crate::session::{Session, Step};
 
 /// Serves `conn` to the end on the calling thread.
 pub(crate) fn serve(server: &ServerState, conn: Accepted) {
@@ -25,40 +25,12 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         accepted_at,
     } = conn;
     socket.started.store(true, SeqCst);
-    if server.shutdown.is_triggered() {
-        // Accepted, then left waiting for a thread until shutdown came.
-        server.stats.unstarted.fetch_add(1, Relaxed);
-        server.conns.finish(info.id);
+    let Some(handler) = lifecycle::open(server, info, accepted_at) else {
         return;
-    }
-    log::info!("Accept new connection from {}...", info.peer);
-    log::debug!(
-        "Client #{} ({}) served by thread {}, {:.3} s after it was taken from the backlog.",
-        info.id,
-        info.peer,
-        std::thread::current().name().unwrap_or("?"),
-        accepted_at.elapsed().as_secs_f64()
-    );
-    server.stats.served.fetch_add(1, Relaxed);
-
+    };
     let config = &server.config;
     let write_timeout = Duration::from_millis(config.write_timeout_ms);
     let _ = socket.stream.set_write_timeout(Some(write_timeout));
-    // The factory is handler code too: its panic must cost this connection
-    // only (uncaught it would abort a pool, leak a threads slot, or end a
-    // serial server).
-    let handler = match catch_handler_panic(|| (server.factory)()) {
-        Ok(h) => h,
-        Err(text) => {
-            log::error!(
-                "Handler factory panicked for {}: {text}; connection closed.",
-                info.peer
-            );
-            server.stats.ended(&DisconnectReason::Panic(text));
-            server.conns.finish(info.id);
-            return;
-        }
-    };
     let mut session = Session::new(
         handler,
         info,
@@ -68,52 +40,14 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
     );
     let (reason, timed_out) = drive(server, &socket, &mut session);
     session.end(&reason);
-    log::debug!(
-        "Client #{} ({}) done: {} after {:.3} s, {} messages.",
-        info.id,
-        info.peer,
-        reason,
-        accepted_at.elapsed().as_secs_f64(),
-        session.messages()
+    lifecycle::close(
+        server,
+        info,
+        &reason,
+        timed_out,
+        accepted_at,
+        session.messages(),
     );
-    server.stats.ended(&reason);
-    match &reason {
-        DisconnectReason::ClientClosed | DisconnectReason::Exit => {
-            log::info!("Connection from {} closed.", info.peer)
-        }
-        DisconnectReason::Shutdown => {
-            log::info!(
-                "Connection from {} closed (server shutting down).",
-                info.peer
-            )
-        }
-        DisconnectReason::Timeout => match timed_out {
-            TimedOut::Reading => log::warn!(
-                "Connection from {} closed: timeout: no complete message in {} ms (read_timeout_ms).",
-                info.peer,
-                config.read_timeout_ms
-            ),
-            TimedOut::Writing => log::warn!(
-                "Connection from {} closed: timeout: client took no reply bytes in {} ms (write_timeout_ms).",
-                info.peer,
-                config.write_timeout_ms
-            ),
-        },
-        // The client's doing, not a fault of the server: not a warning.
-        DisconnectReason::Reset => {
-            log::info!("Connection from {} closed: reset by the client.", info.peer)
-        }
-        other => log::warn!("Connection from {} closed: {other}.", info.peer),
-    }
-    // Last: the server's summary is taken once the table is empty, so
-    // everything this connection counts must be counted before.
-    server.conns.finish(info.id);
-}
-
-/// Which deadline a [`DisconnectReason::Timeout`] missed, for the log line.
-enum TimedOut {
-    Reading,
-    Writing,
 }
 
 /// The read-handle-write loop; returns why the connection ended (and, for
@@ -197,63 +131,42 @@ fn drive(
     }
 }
 
-/// One connection's traffic, added to the server's [`Stats`] in batches
-/// and when the connection ends. An atomic add per message on counters that
-/// every connection shares would bounce their cache line between cores on
-/// every message; batching keeps the summary exact for every connection
-/// that ends (a connection cut at shutdown may miss its last batch).
+/// The connection's [`Tally`], added to the server's counters however
+/// [`drive`] returns.
 struct Counts<'a> {
     stats: &'a Stats,
-    messages: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    unflushed: u64,
+    tally: Tally,
 }
 
 impl<'a> Counts<'a> {
-    const BATCH: u64 = 64;
-
     fn new(stats: &'a Stats) -> Counts<'a> {
         Counts {
             stats,
-            messages: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            unflushed: 0,
+            tally: Tally::default(),
         }
     }
 
     fn add_messages(&mut self, n: u64) {
-        self.messages += n;
-        self.unflushed += n;
-        if self.unflushed >= Self::BATCH {
-            self.flush();
-        }
+        self.tally.add_messages(n, self.stats);
     }
+}
 
-    fn flush(&mut self) {
-        let s = self.stats;
-        s.messages
-            .fetch_add(std::mem::take(&mut self.messages), Relaxed);
-        s.bytes_in
-            .fetch_add(std::mem::take(&mut self.bytes_in), Relaxed);
-        s.bytes_out
-            .fetch_add(std::mem::take(&mut self.bytes_out), Relaxed);
-        self.unflushed = 0;
+impl std::ops::Deref for Counts<'_> {
+    type Target = Tally;
+    fn deref(&self) -> &Tally {
+        &self.tally
+    }
+}
+
+impl std::ops::DerefMut for Counts<'_> {
+    fn deref_mut(&mut self) -> &mut Tally {
+        &mut self.tally
     }
 }
 
 impl Drop for Counts<'_> {
     fn drop(&mut self) {
-        self.flush();
-    }
-}
-
-fn io_reason(e: &io::Error) -> DisconnectReason {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Timeout,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => DisconnectReason::Reset,
-        _ => DisconnectReason::Error(io_text(e)),
+        self.tally.flush(self.stats);
     }
 }
 

@@ -66,6 +66,34 @@ impl Outbox for ConnSocket {
     }
 }
 
+/// What shutdown and the table of live connections need from a connection,
+/// whichever mode serves it: a blocking [`ConnSocket`], or an event loop's
+/// connection (`outgoing.rs`), whose socket only its loop touches.
+pub(crate) trait LiveConn: Send + Sync {
+    /// Shutdown began: stop taking new input; answer what has arrived.
+    fn stop_reading(&self);
+    /// End the connection now: the connection is finished, or shutdown
+    /// cut it after `shutdown_timeout_ms`.
+    fn close(&self);
+}
+
+impl LiveConn for ConnSocket {
+    /// A connection being served stops reading new input (its blocked read
+    /// returns at once, what already arrived is still read and answered);
+    /// one still waiting for a thread is closed.
+    fn stop_reading(&self) {
+        if self.started.load(SeqCst) {
+            let _ = self.stream.shutdown(Both::Read);
+        } else {
+            Outbox::close(self);
+        }
+    }
+
+    fn close(&self) {
+        Outbox::close(self);
+    }
+}
+
 /// A connection accepted from the listener, not yet served.
 pub(crate) struct Accepted {
     pub info: ConnInfo,
@@ -79,12 +107,12 @@ pub(crate) struct Accepted {
 /// them and the server can wait for them to finish.
 #[derive(Default)]
 pub(crate) struct LiveConnections {
-    live: Mutex<HashMap<u64, Arc<ConnSocket>>>,
+    live: Mutex<HashMap<u64, Arc<dyn LiveConn>>>,
     emptied: Condvar,
 }
 
 impl LiveConnections {
-    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnSocket>>> {
+    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<dyn LiveConn>>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -96,6 +124,31 @@ impl LiveConnections {
             info,
             socket,
             accepted_at: Instant::now(),
+        }
+    }
+
+    /// Hands an accepted connection's socket to a mode that owns its
+    /// sockets itself (the event modes): `handle` takes the place of the
+    /// shared [`ConnSocket`] in the table, so shutdown reaches the
+    /// connection through it. `None` if the connection was already
+    /// finished (shutdown closed it while it waited to be handed over).
+    pub fn take_over(&self, conn: Accepted, handle: Arc<dyn LiveConn>) -> Option<TcpStream> {
+        let Accepted { info, socket, .. } = conn;
+        let mut live = self.live();
+        if live.insert(info.id, handle).is_none() {
+            live.remove(&info.id);
+            return None;
+        }
+        drop(live);
+        // The table held the only other reference; nothing else clones a
+        // socket before it is served.
+        match Arc::try_unwrap(socket) {
+            Ok(socket) => Some(socket.stream),
+            Err(_) => {
+                log::error!("Connection {} is still shared; closed.", info.id);
+                self.finish(info.id);
+                None
+            }
         }
     }
 
@@ -112,16 +165,12 @@ impl LiveConnections {
         }
     }
 
-    /// The shutdown hook: a connection being served stops reading new input
-    /// (its blocked read returns at once, what already arrived is still
-    /// read and answered); one still waiting for a thread is closed.
+    /// The shutdown hook: every connection stops reading new input and
+    /// answers what has arrived; one still waiting for a thread is closed
+    /// (see each [`LiveConn`]).
     pub fn stop_reading(&self) {
-        for socket in self.live().values() {
-            if socket.started.load(SeqCst) {
-                let _ = socket.stream.shutdown(Both::Read);
-            } else {
-                socket.close();
-            }
+        for conn in self.live().values() {
+            conn.stop_reading();
         }
     }
 

@@ -8,8 +8,13 @@
 //! serves.
 
 mod connection;
+mod deadlines;
+mod event_conn;
+mod event_loop;
+mod lifecycle;
 mod listener;
 mod live;
+mod mailbox;
 mod modes;
 mod stats;
 
@@ -134,9 +139,11 @@ impl Server {
     /// 1. The listener closes, so new clients are refused at once, and those
     ///    waiting in the kernel's backlog are reset.
     /// 2. Connections being served stop reading: a blocked read returns at
-    ///    once; what already arrived is still answered; then they close.
-    ///    Connections accepted but still waiting for a thread (pool mode)
-    ///    are closed without being served.
+    ///    once (an event loop is woken); what already arrived is still
+    ///    answered; then they close. Connections accepted but still waiting
+    ///    for a thread (pool mode) are closed without being served.
+    ///    (event-workers mode answers even a message still waiting for a
+    ///    worker: it was read, so it is owed a reply.)
     /// 3. The server waits up to `shutdown_timeout_ms` for connections to
     ///    finish (a handler may be mid-way through a slow reply), then cuts
     ///    the rest, counting them in [`Summary::cut`].

@@ -82,6 +82,48 @@ impl Stats {
     }
 }
 
+/// One connection's traffic, added to the server's [`Stats`] in batches
+/// and when the connection ends. An atomic add per message on counters that
+/// every connection shares would bounce their cache line between cores on
+/// every message; batching keeps the summary exact for every connection
+/// that ends (a connection cut at shutdown may miss its last batch). Kept
+/// by the blocking connection loop and by each connection of an event
+/// loop alike.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub messages: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    unflushed: u64,
+}
+
+impl Tally {
+    const BATCH: u64 = 64;
+
+    /// Counts `n` messages, passing a batch on to `stats` when full.
+    pub fn add_messages(&mut self, n: u64, stats: &Stats) {
+        self.messages += n;
+        self.unflushed += n;
+        if self.unflushed >= Self::BATCH {
+            self.flush(stats);
+        }
+    }
+
+    /// Adds everything counted so far to `stats`.
+    pub fn flush(&mut self, stats: &Stats) {
+        stats
+            .messages
+            .fetch_add(std::mem::take(&mut self.messages), Relaxed);
+        stats
+            .bytes_in
+            .fetch_add(std::mem::take(&mut self.bytes_in), Relaxed);
+        stats
+            .bytes_out
+            .fetch_add(std::mem::take(&mut self.bytes_out), Relaxed);
+        self.unflushed = 0;
+    }
+}
+
 /// What one server run did; returned by [`Server::run`](crate::Server::run)
 /// and printed when the binary exits.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

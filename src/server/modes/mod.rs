@@ -5,8 +5,12 @@
 //! two things, like a concurrency mix-in of Python's `socketserver`: whether
 //! the server may accept another connection now (`Driver::ready`), and
 //! which thread serves the one just accepted (`Driver::dispatch`). Each
-//! mode's file holds just that.
+//! mode's file holds just that. The event modes hand connections to event
+//! loops (`event_loop.rs`, shared by both); their files say where handler
+//! calls run.
 
+mod event;
+mod event_workers;
 mod pool;
 mod serial;
 mod threads;
@@ -34,5 +38,7 @@ pub(crate) fn driver(mode: Mode, server: &Arc<ServerState>) -> std::io::Result<B
         Mode::Serial => Box::new(serial::Serial::new(server)),
         Mode::Threads => Box::new(threads::Threads::new(server)),
         Mode::Pool => Box::new(pool::Pool::new(server)?),
+        Mode::Event => Box::new(event::Event::new(server)?),
+        Mode::EventWorkers => Box::new(event_workers::EventWorkers::new(server)?),
     })
 }

@@ -1,0 +1,416 @@
+//! One connection on an event loop: its non-blocking socket, its session
+//! (at home on the loop, or away on a worker for one message), the bytes
+//! it has to write, and its deadlines.
+//!
+//! The blocking loop (`connection.rs`) reads, handles and writes in order
+//! and may wait at each step; here no step may wait, so each connection
+//! remembers where it stands and [`Conn::advance`] does everything that can
+//! be done now, then says what it waits for. The order of work is the
+//! blocking loop's: every complete message is handled before the next read
+//! (so `raw` framing still sees one read as one message), replies are
+//! written before more is read once they pile up (backpressure: a client
+//! that does not read stops being read, as a blocking write would stop
+//! it), and an ending connection first writes what it owes.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::lifecycle::{TimedOut, io_reason};
+use super::live::ServerState;
+use super::mailbox::{Done, Job, Mailbox, Outgoing, Runner};
+use super::stats::{Stats, Tally};
+use crate::config::Config;
+use crate::handler::{ConnInfo, DisconnectReason};
+use crate::session::{Session, Step};
+
+/// Unwritten bytes past which a connection stops handling and reading
+/// until its client has taken some: enough to keep a busy client's
+/// pipeline full, small next to `max_pending_bytes`.
+pub(crate) const HIGH_WATER: usize = 64 * 1024;
+
+/// Reads one connection may make per turn of its loop before the others
+/// get theirs: a client sending at full speed cannot starve its loop.
+const READS_PER_TURN: usize = 16;
+
+/// A write buffer larger than this is given back once emptied, so a burst
+/// does not leave an idle connection holding its memory.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// What a connection waits for after [`Conn::advance`].
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// An event: bytes to read, room to write, a call back, a deadline.
+    Wait,
+    /// Nothing: it has more to do, after the loop's other connections.
+    Again,
+    /// Its end, for this reason (its session is home).
+    End(DisconnectReason, TimedOut),
+}
+
+/// Why and how a connection is ending.
+#[derive(Debug)]
+struct Ending {
+    reason: DisconnectReason,
+    timed_out: TimedOut,
+    /// Write what is owed first (an orderly close), or end at once (a cut).
+    flush: bool,
+}
+
+/// What [`Conn::advance`] needs from its loop.
+pub(crate) struct Cx<'a> {
+    pub server: &'a ServerState,
+    pub runner: &'a dyn Runner,
+    pub home: &'a Arc<Mailbox>,
+    /// The loop's one read buffer, shared by all its connections.
+    pub buf: &'a mut [u8],
+    /// Shutdown began: read only what has arrived, then close.
+    pub draining: bool,
+    /// This connection's place on the loop.
+    pub slot: usize,
+}
+
+/// One connection owned by an event loop.
+pub(crate) struct Conn {
+    pub info: ConnInfo,
+    pub accepted_at: Instant,
+    pub stream: mio::net::TcpStream,
+    pub out: Arc<Outgoing>,
+    /// `None` while a worker runs one of its handler calls.
+    pub session: Option<Session>,
+    /// A handler call was lost (a bug outside the handler): end without it.
+    lost: bool,
+    /// Bytes being written, taken from the replies or the outgoing queue.
+    sending: Vec<u8>,
+    sent: usize,
+    /// Readiness last reported and not yet used up (mio is edge-triggered:
+    /// no new event comes until a call returns `WouldBlock`).
+    pub readable: bool,
+    pub writable: bool,
+    /// The poller said the client closed its side (or the socket failed):
+    /// read until the end of stream, whatever a short read suggests, for
+    /// no further event will come to say so.
+    pub read_closed: bool,
+    /// The client closed its sending side.
+    eof: bool,
+    ending: Option<Ending>,
+    /// The read deadline counts from here: the last message handled.
+    last_message: Instant,
+    /// The write deadline counts from here: the last write that made
+    /// progress while bytes were waiting.
+    stalled_since: Option<Instant>,
+    /// Messages already added to the tally.
+    counted: u64,
+    pub tally: Tally,
+    /// Its earliest entry in the loop's deadlines, if any.
+    pub armed: Option<Instant>,
+}
+
+impl Conn {
+    /// A connection whose handler's `on_connect` just ran with `step`.
+    pub fn new(
+        info: ConnInfo,
+        accepted_at: Instant,
+        stream: mio::net::TcpStream,
+        out: Arc<Outgoing>,
+        session: Session,
+        step: Step,
+    ) -> Conn {
+        let mut conn = Conn {
+            info,
+            accepted_at,
+            stream,
+            out,
+            session: Some(session),
+            lost: false,
+            sending: Vec::new(),
+            sent: 0,
+            // Tried once whatever the poller says: costs a call, and works
+            // the same on every platform mio supports.
+            readable: true,
+            writable: true,
+            read_closed: false,
+            eof: false,
+            ending: None,
+            last_message: Instant::now(),
+            stalled_since: None,
+            counted: 0,
+            tally: Tally::default(),
+            armed: None,
+        };
+        if let Step::Close(reason) = step {
+            conn.end_after_writing(reason);
+        }
+        conn.take_reply();
+        conn
+    }
+
+    fn end_after_writing(&mut self, reason: DisconnectReason) {
+        if self.ending.is_none() {
+            self.ending = Some(Ending {
+                reason,
+                timed_out: TimedOut::Reading,
+                flush: true,
+            });
+        }
+    }
+
+    /// Ends the connection at once when it can (its session is home),
+    /// without writing what is owed: a cut, an error, a deadline.
+    pub fn end_now(&mut self, reason: DisconnectReason, timed_out: TimedOut) {
+        if self.ending.as_ref().is_none_or(|e| e.flush) {
+            self.ending = Some(Ending {
+                reason,
+                timed_out,
+                flush: false,
+            });
+        }
+    }
+
+    /// Bytes not yet written: replies and messages from senders.
+    fn pending(&self) -> usize {
+        self.out.pending()
+    }
+
+    /// Shutdown began: look at the socket again even without an event, so
+    /// what arrived just before is read and answered, then the connection
+    /// closes.
+    pub fn begin_drain(&mut self) {
+        self.readable = true;
+    }
+
+    /// Does everything that can be done now without waiting: handler calls
+    /// for the messages received, writes, reads; then says what is next.
+    pub fn advance(&mut self, cx: &mut Cx<'_>) -> Next {
+        let mut reads = 0;
+        loop {
+            if let Some(cut) = self.out.cut() {
+                self.end_now(cut.reason(), TimedOut::Writing);
+            }
+            if let Some(e) = self.ending.as_ref().filter(|e| !e.flush) {
+                return if self.session.is_some() || self.lost {
+                    Next::End(e.reason.clone(), e.timed_out)
+                } else {
+                    Next::Wait
+                };
+            }
+            // Handler calls first: a read's messages are all handled (their
+            // replies gathered) before anything is written or read again.
+            if self.ending.is_none()
+                && self.pending() < HIGH_WATER
+                && self.session.as_mut().is_some_and(Session::has_input)
+            {
+                let job = Job {
+                    session: self.session.take().expect("checked at home"),
+                    slot: cx.slot,
+                    id: self.info.id,
+                    home: cx.home.clone(),
+                };
+                if let Some(done) = cx.runner.run(job) {
+                    self.returned(done, &cx.server.stats);
+                    continue;
+                }
+            }
+            if let Err(e) = self.flush() {
+                self.end_now(io_reason(&e), TimedOut::Writing);
+                continue;
+            }
+            if self.pending() > cx.server.config.max_pending_bytes {
+                self.end_now(DisconnectReason::SlowConsumer, TimedOut::Writing);
+                continue;
+            }
+            if self.session.is_none() {
+                // Away on a worker; the writes above went on meanwhile.
+                return Next::Wait;
+            }
+            if let Some(e) = &self.ending {
+                return if self.pending() == 0 {
+                    Next::End(e.reason.clone(), e.timed_out)
+                } else {
+                    Next::Wait
+                };
+            }
+            if self.pending() >= HIGH_WATER {
+                return Next::Wait;
+            }
+            if self.eof || (!self.readable && cx.draining) {
+                self.end_after_writing(if cx.draining {
+                    DisconnectReason::Shutdown
+                } else {
+                    DisconnectReason::ClientClosed
+                });
+                continue;
+            }
+            if !self.readable {
+                return Next::Wait;
+            }
+            if reads == READS_PER_TURN {
+                return Next::Again;
+            }
+            reads += 1;
+            self.read(cx);
+        }
+    }
+
+    /// One read into the loop's buffer, pushed whole to the session.
+    fn read(&mut self, cx: &mut Cx<'_>) {
+        let config = &cx.server.config;
+        let size = config.framing.read_size(config.max_message_bytes);
+        match (&self.stream).read(&mut cx.buf[..size]) {
+            Ok(0) => self.eof = true,
+            Ok(n) => {
+                self.tally.bytes_in += n as u64;
+                if let Some(session) = self.session.as_mut() {
+                    session.push(&cx.buf[..n]);
+                }
+                log::trace!("Client #{}: read {n} bytes.", self.info.id);
+                // A short read emptied the socket's buffer: the next bytes
+                // to arrive raise a new event, so the read that would only
+                // say `WouldBlock` is saved (a system call per message, as
+                // tokio does). Not once the client's end of stream was
+                // reported (it may sit behind these bytes, and no event
+                // will announce it again), nor on Windows, whose readiness
+                // is emulated.
+                if n < size && !self.read_closed && !cfg!(windows) {
+                    self.readable = false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => self.end_now(io_reason(&e), TimedOut::Reading),
+        }
+    }
+
+    /// A handler call came back: the session is home again, its messages
+    /// are counted, its replies queued, its decision noted.
+    pub fn returned(&mut self, done: Done, stats: &Stats) {
+        let Some(session) = done.session else {
+            self.lost = true;
+            self.end_now(
+                DisconnectReason::Panic("a handler call was lost".into()),
+                TimedOut::Reading,
+            );
+            return;
+        };
+        let messages = session.messages();
+        self.session = Some(session);
+        self.tally.add_messages(messages - self.counted, stats);
+        self.counted = messages;
+        self.last_message = Instant::now();
+        if let Step::Close(reason) = done.step {
+            self.end_after_writing(reason);
+        }
+        self.take_reply();
+    }
+
+    /// Moves the session's replies to the bytes to write, behind anything
+    /// senders queued before (they were sent during the call, as in the
+    /// blocking modes, where a send writes at once and replies after).
+    fn take_reply(&mut self) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let n = session.output().len();
+        if n == 0 {
+            return;
+        }
+        if self.out.nothing_queued() {
+            if self.sent == self.sending.len() {
+                self.sending.clear();
+                self.sent = 0;
+                session.swap_output(&mut self.sending);
+            } else {
+                self.sending.extend_from_slice(session.output());
+                session.clear_output();
+            }
+            self.out.added(n);
+        } else {
+            self.out.queue_reply(session.output());
+            session.clear_output();
+        }
+    }
+
+    /// Writes what the socket takes now, refilling from the outgoing queue;
+    /// keeps the write deadline's clock.
+    fn flush(&mut self) -> io::Result<()> {
+        let mut progress = false;
+        let result = loop {
+            if self.sent == self.sending.len() {
+                if self.sending.capacity() > KEEP_BUFFER {
+                    self.sending = Vec::new();
+                } else {
+                    self.sending.clear();
+                }
+                self.sent = 0;
+                self.out.take_queued(&mut self.sending);
+                if self.sending.is_empty() {
+                    break Ok(());
+                }
+            }
+            if !self.writable {
+                break Ok(());
+            }
+            match (&self.stream).write(&self.sending[self.sent..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.sent += n;
+                    self.tally.bytes_out += n as u64;
+                    self.out.wrote(n);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        if self.pending() == 0 {
+            self.stalled_since = None;
+        } else if progress || self.stalled_since.is_none() {
+            self.stalled_since = Some(Instant::now());
+        }
+        result
+    }
+
+    /// Whether the connection waits for its client to send: the read
+    /// deadline runs only then (not while a handler call is out, nor while
+    /// the client is not taking its replies: the write deadline runs then).
+    fn waits_for_client(&self) -> bool {
+        self.session.is_some() && self.ending.is_none() && !self.eof && self.pending() < HIGH_WATER
+    }
+
+    /// The earliest of the connection's deadlines now, if any runs.
+    pub fn deadline(&self, config: &Config) -> Option<Instant> {
+        let write = self
+            .stalled_since
+            .map(|t| t + Duration::from_millis(config.write_timeout_ms));
+        let read = (config.read_timeout_ms > 0 && self.waits_for_client())
+            .then(|| self.last_message + Duration::from_millis(config.read_timeout_ms));
+        match (write, read) {
+            (Some(w), Some(r)) => Some(w.min(r)),
+            (w, r) => w.or(r),
+        }
+    }
+
+    /// Which deadline has passed by `now`, if one has.
+    pub fn expired(&self, now: Instant, config: &Config) -> Option<TimedOut> {
+        let passed = |since: Instant, ms: u64| since + Duration::from_millis(ms) <= now;
+        if self
+            .stalled_since
+            .is_some_and(|t| passed(t, config.write_timeout_ms))
+        {
+            return Some(TimedOut::Writing);
+        }
+        if config.read_timeout_ms > 0
+            && self.waits_for_client()
+            && passed(self.last_message, config.read_timeout_ms)
+        {
+            return Some(TimedOut::Reading);
+        }
+        None
+    }
+
+    /// Messages handled so far.
+    pub fn messages(&self) -> u64 {
+        self.counted
+    }
+}

@@ -1,0 +1,513 @@
+//! The event loops of the `event` and `event-workers` modes.
+//!
+//! Each loop is one thread with a mio poller, owning its share of the
+//! connections on non-blocking sockets: it sleeps until a socket, its
+//! mailbox or a deadline needs it, then moves each connection on as far as
+//! it can without waiting (`event_conn.rs`). A thousand idle clients cost
+//! a loop a thousand small records and nothing else: no thread, no stack.
+//!
+//! The accept loop in `server/mod.rs` stays the one every mode shares (its
+//! backoff when descriptors run out, its counting, its instant stop at
+//! shutdown) and hands each connection to the loop with the fewest
+//! ([`Loops::dispatch`]), through that loop's mailbox. Loops that accepted
+//! for themselves would each need that machinery again, and the kernel,
+//! not the server, would choose which loop a client lands on; handing
+//! over costs one wake-up per connection, nothing next to the accept.
+//!
+//! Where handler calls run is the only difference between the two modes,
+//! and the one thing their files (`modes/event.rs`, `modes/event_workers.rs`)
+//! say: a [`Runner`].
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread;
+use std::time::Instant;
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::deadlines::Deadlines;
+use super::event_conn::{Conn, Cx, Next};
+use super::lifecycle::{self, TimedOut};
+use super::live::{Accepted, ServerState};
+use super::mailbox::{Arrival, Done, Inbox, Mailbox, Outgoing, Runner, WAKER};
+use crate::handler::DisconnectReason;
+use crate::session::Session;
+
+/// The running loops of one server, as its mode's driver holds them.
+pub(crate) struct Loops {
+    server: Arc<ServerState>,
+    homes: Vec<Arc<Mailbox>>,
+}
+
+impl Loops {
+    /// Starts `loops` loop threads (named `loop-0`, ...) whose handler
+    /// calls go to `runner`.
+    pub fn start(server: &Arc<ServerState>, runner: Arc<dyn Runner>) -> io::Result<Loops> {
+        let config = &server.config;
+        let mut loops = Loops {
+            server: server.clone(),
+            homes: Vec::with_capacity(config.loops),
+        };
+        for i in 0..config.loops {
+            let poll = Poll::new()?;
+            let home = Arc::new(Mailbox::new(poll.registry())?);
+            let event_loop = EventLoop::new(server.clone(), home.clone(), runner.clone(), poll);
+            thread::Builder::new()
+                .name(format!("loop-{i}"))
+                .stack_size(config.thread_stack_kb * 1024)
+                .spawn(move || event_loop.run())?;
+            // Pushed only once running, so a failure above stops (on drop)
+            // exactly the loops that started.
+            loops.homes.push(home);
+        }
+        Ok(loops)
+    }
+
+    /// Hands an accepted connection to the loop with the fewest (the first
+    /// of those, so two clients in a row go to two loops).
+    pub fn dispatch(&self, conn: Accepted) {
+        let (i, home) = self
+            .homes
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, h)| h.load.load(Relaxed))
+            .expect("at least one loop");
+        let (info, accepted_at) = (conn.info, conn.accepted_at);
+        let server = &self.server;
+        let out = Arc::new(Outgoing::new(
+            info.id,
+            home.clone(),
+            server.config.max_pending_bytes,
+        ));
+        let Some(stream) = server.conns.take_over(conn, out.clone()) else {
+            server.stats.unstarted.fetch_add(1, Relaxed);
+            return;
+        };
+        if let Err(e) = stream.set_nonblocking(true) {
+            log::warn!("Dropping connection from {}: {e}", info.peer);
+            server.stats.errors.fetch_add(1, Relaxed);
+            server.conns.finish(info.id);
+            return;
+        }
+        let waiting = home.load.fetch_add(1, Relaxed);
+        log::trace!(
+            "Client #{} handed to loop-{i}, which has {waiting} others.",
+            info.id
+        );
+        let arrival = Arrival {
+            info,
+            stream: mio::net::TcpStream::from_std(stream),
+            out,
+            accepted_at,
+        };
+        if home.arrive(arrival).is_err() {
+            // Only if the loop died of a bug: say so, and go on.
+            log::error!(
+                "loop-{i} has stopped; connection from {} closed.",
+                info.peer
+            );
+            home.load.fetch_sub(1, Relaxed);
+            server.stats.errors.fetch_add(1, Relaxed);
+            server.conns.finish(info.id);
+        }
+    }
+}
+
+impl Drop for Loops {
+    /// The server is done (its shutdown drained or cut every connection):
+    /// each loop closes what is left and stops. Not joined: a loop inside
+    /// a slow handler call (event mode) must not hold up the summary, as a
+    /// connection thread in the middle of one does not.
+    fn drop(&mut self) {
+        for home in &self.homes {
+            home.quit();
+        }
+    }
+}
+
+/// One loop thread's state.
+struct EventLoop {
+    server: Arc<ServerState>,
+    home: Arc<Mailbox>,
+    runner: Arc<dyn Runner>,
+    poll: Poll,
+    events: Events,
+    /// Connections by slot (token `slot + 1`); `free` lists empty slots.
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    deadlines: Deadlines,
+    /// The one read buffer of the loop.
+    buf: Vec<u8>,
+    /// Slots to move on in this turn, and in the next (fairness).
+    ready: Vec<usize>,
+    again: Vec<usize>,
+    draining: bool,
+}
+
+impl EventLoop {
+    fn new(
+        server: Arc<ServerState>,
+        home: Arc<Mailbox>,
+        runner: Arc<dyn Runner>,
+        poll: Poll,
+    ) -> EventLoop {
+        let config = &server.config;
+        let buf = vec![0; config.framing.read_size(config.max_message_bytes)];
+        EventLoop {
+            server,
+            home,
+            runner,
+            poll,
+            events: Events::with_capacity(1024),
+            conns: Vec::new(),
+            free: Vec::new(),
+            deadlines: Deadlines::default(),
+            buf,
+            ready: Vec::new(),
+            again: Vec::new(),
+            draining: false,
+        }
+    }
+
+    /// The loop: wait for something to do, do it, until told to quit.
+    fn run(mut self) {
+        loop {
+            let timeout = if self.again.is_empty() {
+                self.deadlines
+                    .next()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                log::error!("event loop poll failed: {e}; its connections are closed");
+                self.quit();
+                return;
+            }
+            std::mem::swap(&mut self.ready, &mut self.again);
+            let mut woken = false;
+            for event in self.events.iter() {
+                if event.token() == WAKER {
+                    woken = true;
+                    continue;
+                }
+                let slot = event.token().0 - 1;
+                if let Some(Some(conn)) = self.conns.get_mut(slot) {
+                    if event.is_read_closed() || event.is_error() {
+                        conn.read_closed = true;
+                    }
+                    if event.is_readable() || conn.read_closed {
+                        conn.readable = true;
+                    }
+                    if event.is_writable() || event.is_write_closed() || event.is_error() {
+                        conn.writable = true;
+                    }
+                    self.ready.push(slot);
+                }
+            }
+            if woken && self.read_mail() {
+                self.quit();
+                return;
+            }
+            if !self.draining && self.server.shutdown.is_triggered() {
+                self.begin_drain();
+            }
+            let mut ready = std::mem::take(&mut self.ready);
+            for slot in ready.drain(..) {
+                self.advance(slot);
+            }
+            self.ready = ready;
+            self.expire_deadlines();
+        }
+    }
+
+    /// Takes everything posted; returns `true` when told to quit.
+    fn read_mail(&mut self) -> bool {
+        let inbox = self.home.take();
+        if inbox.quit {
+            self.settle(inbox);
+            return true;
+        }
+        for arrival in inbox.arrivals {
+            self.arrive(arrival);
+        }
+        for done in inbox.done {
+            self.returned(done);
+        }
+        for (slot, id) in inbox.notes {
+            if self.conn(slot, id).is_some() {
+                self.ready.push(slot);
+            }
+        }
+        false
+    }
+
+    /// What was posted along with a quit, or after it: arrivals are closed
+    /// unserved, calls back are taken home so their connections end.
+    fn settle(&mut self, inbox: Inbox) {
+        for arrival in inbox.arrivals {
+            self.unstarted(arrival);
+        }
+        for done in inbox.done {
+            self.returned(done);
+        }
+    }
+
+    /// Connection `id` in `slot`, if it is still there.
+    fn conn(&mut self, slot: usize, id: u64) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .filter(|c| c.info.id == id)
+    }
+
+    /// Takes on a new connection: counts and greets it (its `on_connect`
+    /// runs here, on the loop, so every client is greeted at once however
+    /// busy the workers are), then serves what it may have sent already.
+    fn arrive(&mut self, arrival: Arrival) {
+        let Arrival {
+            info,
+            mut stream,
+            out,
+            accepted_at,
+        } = arrival;
+        let server = &self.server;
+        let Some(handler) = lifecycle::open(server, info, accepted_at) else {
+            self.home.load.fetch_sub(1, Relaxed);
+            return;
+        };
+        let slot = self.free.pop().unwrap_or(self.conns.len());
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(slot + 1),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.free.push(slot);
+            self.home.load.fetch_sub(1, Relaxed);
+            let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
+            lifecycle::close(server, info, &reason, TimedOut::Reading, accepted_at, 0);
+            return;
+        }
+        out.attach(slot);
+        let config = &server.config;
+        let mut session = Session::new(
+            handler,
+            info,
+            config.framing,
+            config.max_message_bytes,
+            out.clone(),
+        );
+        let step = session.start();
+        let conn = Conn::new(info, accepted_at, stream, out, session, step);
+        if slot == self.conns.len() {
+            self.conns.push(Some(conn));
+        } else {
+            self.conns[slot] = Some(conn);
+        }
+        self.advance(slot);
+    }
+
+    /// An arrival after shutdown, never served.
+    fn unstarted(&mut self, arrival: Arrival) {
+        self.home.load.fetch_sub(1, Relaxed);
+        self.server.stats.unstarted.fetch_add(1, Relaxed);
+        self.server.conns.finish(arrival.info.id);
+    }
+
+    /// A handler call came back from a worker.
+    fn returned(&mut self, done: Done) {
+        let (slot, id) = (done.slot, done.id);
+        let stats = &self.server.stats;
+        match self
+            .conns
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .filter(|c| c.info.id == id)
+        {
+            Some(conn) => {
+                conn.returned(done, stats);
+                self.ready.push(slot);
+            }
+            // Cannot happen: a connection stays while its call is out.
+            None => end_orphan(done),
+        }
+    }
+
+    /// Moves connection `slot` on, then files it by what it waits for.
+    fn advance(&mut self, slot: usize) {
+        let EventLoop {
+            server,
+            home,
+            runner,
+            conns,
+            buf,
+            draining,
+            ..
+        } = self;
+        let Some(Some(conn)) = conns.get_mut(slot) else {
+            return;
+        };
+        let mut cx = Cx {
+            server,
+            runner: &**runner,
+            home,
+            buf,
+            draining: *draining,
+            slot,
+        };
+        match conn.advance(&mut cx) {
+            Next::Wait => self.arm(slot),
+            Next::Again => {
+                self.again.push(slot);
+                self.arm(slot);
+            }
+            Next::End(reason, timed_out) => self.end(slot, reason, timed_out),
+        }
+    }
+
+    /// Puts connection `slot`'s deadline in the heap if it is earlier than
+    /// the one there.
+    fn arm(&mut self, slot: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if let Some(at) = conn.deadline(&self.server.config)
+            && conn.armed.is_none_or(|armed| at < armed)
+        {
+            conn.armed = Some(at);
+            self.deadlines.arm(at, slot, conn.info.id);
+        }
+    }
+
+    /// Ends the connections whose deadline has passed; re-arms those whose
+    /// deadline moved later meanwhile.
+    fn expire_deadlines(&mut self) {
+        let now = Instant::now();
+        while let Some((at, slot, id)) = self.deadlines.pop_due(now) {
+            let config = &self.server.config;
+            let Some(conn) = self
+                .conns
+                .get_mut(slot)
+                .and_then(Option::as_mut)
+                .filter(|c| c.info.id == id && c.armed == Some(at))
+            else {
+                continue;
+            };
+            conn.armed = None;
+            match conn.expired(now, config) {
+                Some(timed_out) => {
+                    conn.end_now(DisconnectReason::Timeout, timed_out);
+                    self.advance(slot);
+                }
+                None => self.arm(slot),
+            }
+        }
+        let conns = &self.conns;
+        self.deadlines
+            .sweep(conns.len() - self.free.len(), |at, slot, id| {
+                conns
+                    .get(slot)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|c| c.info.id == id && c.armed == Some(at))
+            });
+    }
+
+    /// Shutdown began: every connection reads what has arrived, answers
+    /// it, and closes; idle ones close at once.
+    fn begin_drain(&mut self) {
+        self.draining = true;
+        for (slot, conn) in self.conns.iter_mut().enumerate() {
+            if let Some(conn) = conn {
+                conn.begin_drain();
+                self.ready.push(slot);
+            }
+        }
+    }
+
+    /// Closes connection `slot`, whose session is home (or lost): its
+    /// handler's `on_disconnect`, then the counting and the log line every
+    /// mode writes.
+    fn end(&mut self, slot: usize, reason: DisconnectReason, timed_out: TimedOut) {
+        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(slot);
+        self.home.load.fetch_sub(1, Relaxed);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        conn.out.detach();
+        let stats = &self.server.stats;
+        conn.tally.flush(stats);
+        if let Some(mut session) = conn.session.take() {
+            session.end(&reason);
+        }
+        let messages = conn.messages();
+        let Conn {
+            info, accepted_at, ..
+        } = conn;
+        close_socket(conn);
+        lifecycle::close(
+            &self.server,
+            info,
+            &reason,
+            timed_out,
+            accepted_at,
+            messages,
+        );
+    }
+
+    /// Stops the loop: nothing more is posted to it; connections still
+    /// open (cut at shutdown already, or a server dropped unrun) end as at
+    /// shutdown. One whose handler call is out ends when the call returns,
+    /// on the worker (see [`end_orphan`]).
+    fn quit(&mut self) {
+        let left = self.home.close();
+        self.settle(left);
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            if conn.session.is_none() {
+                // Its session is on a worker: close the socket and count
+                // it now; the session ends when the call returns.
+                conn.out.detach();
+                let Some(conn) = self.conns[slot].take() else {
+                    continue;
+                };
+                let (info, accepted_at, messages) = (conn.info, conn.accepted_at, conn.messages());
+                close_socket(conn);
+                lifecycle::close(
+                    &self.server,
+                    info,
+                    &DisconnectReason::Shutdown,
+                    TimedOut::Reading,
+                    accepted_at,
+                    messages,
+                );
+            } else {
+                self.end(slot, DisconnectReason::Shutdown, TimedOut::Reading);
+            }
+        }
+    }
+}
+
+/// Closes a connection's socket, before the table forgets the connection
+/// (so the summary never counts a client still open). A shutdown first,
+/// as the blocking modes close: the client gets its last bytes and an end
+/// of stream (a FIN), where a bare close with input left unread would
+/// reset the connection and could lose the reply (daytime's clients, who
+/// send a line and are answered by a close, would see a reset).
+fn close_socket(conn: Conn) {
+    let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// A handler call back for a connection its loop no longer has (the loop
+/// stopped while the call was out): the worker ends the session itself,
+/// so its handler still gets `on_disconnect`.
+pub(crate) fn end_orphan(done: Done) {
+    if let Some(mut session) = done.session {
+        session.end(&DisconnectReason::Shutdown);
+    }
+}
