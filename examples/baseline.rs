@@ -113,7 +113,8 @@ fn serve(mut stream: TcpStream, framing: Framing) -> std::io::Result<()> {
         let Some(message) = message else {
             return Ok(());
         };
-        if message == b"exit" {
+        // `exit`, alone or with the line ending `nc` adds in raw framing.
+        if matches!(message, b"exit" | b"exit\n" | b"exit\r\n") {
             return Ok(());
         }
         let mut reply = Vec::with_capacity(message.len() + 10);
