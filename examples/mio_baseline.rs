@@ -54,13 +54,14 @@ fn main() {
     listener
         .set_nonblocking(true)
         .expect("non-blocking listener");
-    println!("Listening on {}", listener.local_addr().expect("bound"));
     let threads: Vec<_> = (0..loops)
         .map(|_| {
             let listener = TcpListener::from_std(listener.try_clone().expect("clone listener"));
             std::thread::spawn(move || run_loop(listener))
         })
         .collect();
+    // Once the loops exist, so the process is whole when a script sees it.
+    println!("Listening on {}", listener.local_addr().expect("bound"));
     for t in threads {
         if let Err(e) = t.join().expect("loop panicked") {
             eprintln!("mio_baseline: event loop failed: {e}");

@@ -143,8 +143,10 @@ pub fn run_idle(args: &BenchArgs) -> Result<IdleReport, BenchError> {
             "--pid {pid}: no such process (or /proc/{pid}/status unreadable)"
         ));
     }
-    let addr = preflight(&args.addr, timeout)?;
+    // Before the preflight connection: a thread serving it may still be
+    // ending when the first idle client connects.
     let before = args.pid.and_then(ProcessSample::read);
+    let addr = preflight(&args.addr, timeout)?;
 
     let start = Instant::now();
     let mut served = Vec::with_capacity(n);
