@@ -9,11 +9,15 @@
 //!
 //! What every client lived through (waits, clients never served, the open
 //! loop, other exchanges, the spectrum, timelines, the exit verdict) is in
-//! `bench/measured.rs`, on the same servers.
+//! `bench/measured.rs`, on the same servers; `--idle` (silent connections
+//! and the server's memory and threads) in `bench/idle.rs`, against
+//! servers run as processes.
 
 mod common;
 #[path = "bench/daytime.rs"]
 mod daytime;
+#[path = "bench/idle.rs"]
+mod idle;
 #[path = "bench/measured.rs"]
 mod measured;
 

@@ -209,6 +209,26 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub histogram: Option<PathBuf>,
 
+    /// Idle clients instead of load: open N connections one after another,
+    /// read each greeting, hold them all for --hold seconds without a word,
+    /// then report how many were greeted and stayed open, and, with --pid,
+    /// the server's memory (RSS) and threads before and while they are
+    /// held; then close them. What a thread per connection costs against
+    /// an event loop. Connecting stops at the first connection the server
+    /// does not take within --timeout-ms.
+    #[arg(long, value_name = "N", conflicts_with_all = IDLE_CONFLICTS)]
+    pub idle: Option<usize>,
+
+    /// With --idle: seconds the connections are held before the server is
+    /// measured and they are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "idle")]
+    pub hold: f64,
+
+    /// With --idle: the server's process id; its VmRSS and Threads are read
+    /// from /proc/PID/status before connecting and at the end of the hold.
+    #[arg(long, requires = "idle")]
+    pub pid: Option<u32>,
+
     /// Record who was served when into [`BenchReport::timeline`]
     /// (`compare --timeline` sets it; not a flag of `bench`).
     ///
@@ -231,10 +251,28 @@ impl BenchArgs {
             threads: None,
             no_progress: false,
             histogram: None,
+            idle: None,
+            hold: 1.0,
+            pid: None,
             timeline: false,
         }
     }
 }
+
+/// The flags that shape a load, which `--idle` (no load at all) refuses.
+const IDLE_CONFLICTS: [&str; 11] = [
+    "clients",
+    "duration",
+    "messages",
+    "size",
+    "churn",
+    "warmup",
+    "rate",
+    "request",
+    "expect",
+    "threads",
+    "histogram",
+];
 
 /// The protocol the generator speaks, and so what counts as a right
 /// answer. Chosen by `--protocol`; recorded in the report so a result

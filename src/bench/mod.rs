@@ -11,7 +11,10 @@
 //! `--rate`, an open loop whose latencies run from when each request was
 //! due, so a stalled server cannot hide (coordinated omission). `compare`
 //! starts an in-process echo server per mode and benches each with the same
-//! load.
+//! load. `bench --idle N` loads nothing: it holds N silent connections and
+//! reads the server's memory and threads meanwhile ([`run_idle`]), the
+//! cost of idle clients that decides between a thread each and an event
+//! loop.
 //!
 //! Data flows one way, as in oha:
 //!
@@ -47,6 +50,7 @@
 //! | `spectrum.rs` | `--histogram`: the latency's percentile spectrum as HdrHistogram and wrk2 print it |
 //! | `plot.rs` | the SVG chart of `compare --plot` |
 //! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired, and the exit verdict |
+//! | `idle.rs` | `--idle`: [`run_idle`], [`IdleReport`]: N silent connections held, and the server's memory and threads meanwhile (it shares only flags, exchange and plan) |
 //! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`] |
 //!
 //! What `compare` shows, each file reading reports only:
@@ -77,6 +81,7 @@ mod event_client;
 mod exchange;
 mod failure;
 mod flags;
+mod idle;
 mod plan;
 mod plot;
 mod progress;
@@ -99,6 +104,7 @@ pub use compare::{CompareArgs, main_compare, run_compare};
 pub(crate) use compare::{ServeSpec, main_compare_with};
 pub use error::BenchError;
 pub use flags::{BenchArgs, LoadArgs, OutputFormat, Protocol};
+pub use idle::{IdleReport, ProcessSample, main_idle, render_idle, run_idle};
 pub use plot::{PlotError, plot_svg};
 pub use render::{render, render_comparison};
 pub use report::{

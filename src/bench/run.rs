@@ -34,6 +34,11 @@ use super::tally::{NeverAnswered, Tally};
 /// resolve, or no connection possible at all; or the `--histogram` file
 /// could not be written.
 pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
+    if args.idle.is_some() {
+        return Err(BenchError::InvalidArgs(
+            "--idle holds connections instead of loading them: run it with run_idle".into(),
+        ));
+    }
     flags::check(args)?;
     let load = &args.load;
     let exchange = Exchange::new(load, args.protocol)?;
@@ -215,6 +220,9 @@ fn timeline(clients: usize, start: Instant, spans: Vec<(usize, Vec<Span>)>) -> V
 /// with one line on stderr, when the arguments are wrong or the server
 /// cannot be reached at all.
 pub fn main_bench(args: &BenchArgs) -> ExitCode {
+    if args.idle.is_some() {
+        return super::idle::main_idle(args);
+    }
     match run_bench(args) {
         Ok(r) => {
             print!("{}", render(&r, args.format));
