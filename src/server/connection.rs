@@ -5,16 +5,22 @@
 //! differ only in which thread runs it and when. The loop also carries out
 //! the per-connection half of shutdown: after shutdown it answers only what
 //! has already arrived, then closes.
+//!
+//! Replies go out through the connection's queue (`outbox.rs`), behind
+//! what other connections pushed to it, and the loop reads on only once
+//! they have left: a client that does not read its replies is not read
+//! either, and is cut after `write_timeout_ms`, as with a blocking write.
+//! Before a connection closes, what was queued for it is flushed (within
+//! `write_timeout_ms`, and at shutdown within `shutdown_timeout_ms`).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use super::live::{Accepted, ConnSocket, ServerState};
+use super::live::{Accepted, ServerState};
+use super::outbox::{ConnSocket, io_reason};
 use super::stats::Stats;
-use crate::error::io_text;
 use crate::handler::DisconnectReason;
-use crate::sender::Outbox;
 use crate::session::{Session, Step, catch_handler_panic};
 
 /// Serves `conn` to the end on the calling thread.
@@ -42,8 +48,6 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
     server.stats.served.fetch_add(1, Relaxed);
 
     let config = &server.config;
-    let write_timeout = Duration::from_millis(config.write_timeout_ms);
-    let _ = socket.stream.set_write_timeout(Some(write_timeout));
     // The factory is handler code too: its panic must cost this connection
     // only (uncaught it would abort a pool, leak a threads slot, or end a
     // serial server).
@@ -67,6 +71,7 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         socket.clone(),
     );
     let (reason, timed_out) = drive(server, &socket, &mut session);
+    let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
     session.end(&reason);
     log::debug!(
         "Client #{} ({}) done: {} after {:.3} s, {} messages.",
@@ -94,11 +99,16 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
                 config.read_timeout_ms
             ),
             TimedOut::Writing => log::warn!(
-                "Connection from {} closed: timeout: client took no reply bytes in {} ms (write_timeout_ms).",
+                "Connection from {} closed: timeout: client took no bytes sent to it in {} ms (write_timeout_ms).",
                 info.peer,
                 config.write_timeout_ms
             ),
         },
+        DisconnectReason::SlowConsumer => log::warn!(
+            "Connection from {} closed: too slow: more than {} bytes waiting to be sent to it (max_pending_bytes).",
+            info.peer,
+            config.max_pending_bytes
+        ),
         // The client's doing, not a fault of the server: not a warning.
         DisconnectReason::Reset => {
             log::info!("Connection from {} closed: reset by the client.", info.peer)
@@ -136,8 +146,11 @@ fn drive(
     let mut step = session.start();
     loop {
         if !session.output().is_empty() {
-            if let Err(e) = socket.write_framed(session.output()) {
-                return (io_reason(&e), TimedOut::Writing);
+            let sent = socket
+                .reply(session.output())
+                .and_then(|mark| socket.wait_sent(mark));
+            if let Err(cut) = sent {
+                return closed(server, cut);
             }
             counts.bytes_out += session.output().len() as u64;
             session.clear_output();
@@ -167,7 +180,15 @@ fn drive(
                 timeout_set = Some(want);
             }
         }
-        let n = match (&*stream).read(&mut buf) {
+        let read = (&*stream).read(&mut buf);
+        if matches!(read, Ok(0) | Err(_))
+            && let Some(cut) = socket.cut_reason()
+        {
+            // The outgoing side cut the connection (too slow, or its queue
+            // stalled): that, not the read's end, is why it ended.
+            return (cut, TimedOut::Writing);
+        }
+        let n = match read {
             Ok(0) if draining || server.shutdown.is_triggered() => {
                 return reading(DisconnectReason::Shutdown);
             }
@@ -249,11 +270,38 @@ impl Drop for Counts<'_> {
     }
 }
 
-fn io_reason(e: &io::Error) -> DisconnectReason {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Timeout,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => DisconnectReason::Reset,
-        _ => DisconnectReason::Error(io_text(e)),
+/// Why the connection ended when its socket was closed under a reply:
+/// the outgoing side's reason if it cut it; else someone closed it (a
+/// sender's `close`, shutdown's deadline), which the read would have seen
+/// as the end of the stream.
+fn closed(server: &ServerState, cut: Option<DisconnectReason>) -> (DisconnectReason, TimedOut) {
+    match cut {
+        Some(reason) => (reason, TimedOut::Writing),
+        None if server.shutdown.is_triggered() => (DisconnectReason::Shutdown, TimedOut::Reading),
+        None => (DisconnectReason::ClientClosed, TimedOut::Reading),
+    }
+}
+
+/// A connection that ends cleanly first gets what was queued for it
+/// (pushes its socket had no room for), as a blocking write would have
+/// delivered them; a client that takes none of it for `write_timeout_ms`
+/// is cut instead. Pushes that arrive meanwhile are not waited for.
+fn flush_before_close(
+    socket: &ConnSocket,
+    reason: DisconnectReason,
+    timed_out: TimedOut,
+) -> (DisconnectReason, TimedOut) {
+    let clean = matches!(
+        reason,
+        DisconnectReason::ClientClosed | DisconnectReason::Exit | DisconnectReason::Shutdown
+    );
+    if !clean {
+        return (reason, timed_out);
+    }
+    match socket.wait_sent(socket.end_mark()) {
+        Err(Some(cut)) => (cut, TimedOut::Writing),
+        // Closed by someone else (shutdown's deadline): nothing more to say.
+        Ok(()) | Err(None) => (reason, timed_out),
     }
 }
 
@@ -270,7 +318,10 @@ pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
         format!("Server busy: {why}; try again later.").as_bytes(),
         &mut framed,
     );
-    let _ = socket.write_framed(&framed);
+    // Written directly and blocking (bounded by write_timeout_ms): the
+    // connection closes right after, so a queue would be dropped unsent.
+    // A fresh socket's buffer takes one short line at once anyway.
+    let _ = (&socket.stream).write_all(&framed);
     server.stats.busy.fetch_add(1, Relaxed);
     log::warn!("Refused connection from {}: busy ({why}).", info.peer);
     server.conns.finish(info.id);

@@ -3,14 +3,19 @@
 //! This is the part every mode shares, written once: the listener
 //! (`listener.rs`), the accept loop (here), the state threads share and
 //! the table of live connections (`live.rs`), the loop that serves one
-//! connection (`connection.rs`), the counters (`stats.rs`), and the
-//! shutdown sequence. A mode (`modes/`) only says when to accept and who
-//! serves.
+//! connection (`connection.rs`), a connection's socket and its outgoing
+//! side that never blocks a writer (`outbox.rs`, over the queue in
+//! `pending.rs` and the `flusher.rs` thread that drains it), the counters
+//! (`stats.rs`), and the shutdown sequence. A mode (`modes/`) only says
+//! when to accept and who serves.
 
 mod connection;
+mod flusher;
 mod listener;
 mod live;
 mod modes;
+mod outbox;
+mod pending;
 mod stats;
 
 use std::net::SocketAddr;
@@ -24,9 +29,11 @@ use crate::error::{ConfigError, Error};
 use crate::handler::{ConnInfo, Handler, HandlerFactory};
 use crate::mode::Mode;
 use crate::shutdown::Shutdown;
+use flusher::Flusher;
 use listener::{BindError, Listener};
 use live::{LiveConnections, ServerState};
 use modes::Driver;
+use outbox::OutboxSettings;
 use stats::Stats;
 pub use stats::Summary;
 
@@ -54,6 +61,9 @@ pub struct Server {
     shared: Arc<ServerState>,
     listener: Listener,
     driver: Box<dyn Driver>,
+    /// Writes what connections queued as their sockets drain; stopped once
+    /// every connection has finished or been cut.
+    flusher: Flusher,
 }
 
 impl Server {
@@ -85,12 +95,20 @@ impl Server {
                 source,
             },
         })?;
+        let write_timeout = Duration::from_millis(config.write_timeout_ms);
+        let flusher = Flusher::start(write_timeout)
+            .map_err(|e| Error::Start(format!("cannot start the flusher thread: {e}")))?;
+        let conns = LiveConnections::new(OutboxSettings {
+            limit: config.max_pending_bytes,
+            write_timeout,
+            flusher: flusher.queue().clone(),
+        });
         let shared = Arc::new(ServerState {
             config,
             factory,
             shutdown: Shutdown::new(),
             stats: Stats::new(),
-            conns: LiveConnections::default(),
+            conns,
         });
         let waker = listener.waker();
         shared.shutdown.on_trigger(move || {
@@ -110,6 +128,7 @@ impl Server {
             shared,
             listener,
             driver,
+            flusher,
         })
     }
 
@@ -145,6 +164,7 @@ impl Server {
             shared,
             mut listener,
             mut driver,
+            flusher,
         } = self;
         let next_id = AtomicU64::new(1);
         if shared.config.mode == Mode::Serial {
@@ -170,6 +190,7 @@ impl Server {
             );
         }
         shared.stats.cut.fetch_add(cut, Relaxed);
+        drop(flusher);
         drop(driver);
         shared.stats.summary()
     }
