@@ -335,3 +335,199 @@ pub(crate) fn io_reason(e: &io::Error) -> DisconnectReason {
         _ => DisconnectReason::Error(io_text(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::thread;
+
+    use socket2::SockRef;
+
+    use super::super::flusher::Flusher;
+    use super::*;
+
+    /// Every wait in these tests gives up after this: far longer than a
+    /// passing test waits.
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    /// A connection over loopback: the server's socket and the client's end
+    /// (read timeout [`PATIENCE`]), with a flusher of its own.
+    fn connection(limit: usize, write_timeout: Duration) -> (Arc<ConnSocket>, TcpStream, Flusher) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // A fixed send buffer: how much the kernel holds before a send is
+        // refused does not depend on autotuning. Not a tiny one: on
+        // loopback that drains one step per delayed ACK (40 ms).
+        SockRef::from(&server)
+            .set_send_buffer_size(128 * 1024)
+            .unwrap();
+        server.set_nodelay(true).unwrap(); // as the listener sets it
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let flusher = Flusher::start(write_timeout).unwrap();
+        let settings = OutboxSettings {
+            limit,
+            write_timeout,
+            flusher: flusher.queue().clone(),
+        };
+        (ConnSocket::new(1, server, settings), client, flusher)
+    }
+
+    /// Pushes `message` until the socket is full and some of it waits in
+    /// the queue; returns the bytes pushed. (The kernel still takes some
+    /// tens of KB after its first refusal; tests that need bytes to stay
+    /// queued send far more than that.)
+    fn fill(socket: &ConnSocket, message: &[u8]) -> usize {
+        for n in 1..=100_000 {
+            socket.write_framed(message).unwrap();
+            if !socket.out().pending.is_empty() {
+                return n * message.len();
+            }
+        }
+        panic!("100,000 messages and the socket took them all");
+    }
+
+    /// Waits (bounded) until the outgoing side has closed the connection.
+    fn wait_closed(socket: &ConnSocket) {
+        let out = socket.out();
+        let (out, _) = socket
+            .progress
+            .wait_timeout_while(out, PATIENCE, |o| !o.closed)
+            .unwrap();
+        assert!(out.closed, "not closed within {PATIENCE:?}");
+    }
+
+    /// Reads `n` bytes from the client's end.
+    fn read_n(client: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut got = vec![0; n];
+        client.read_exact(&mut got).unwrap();
+        got
+    }
+
+    #[test]
+    fn pushes_to_a_client_that_never_reads_never_block_and_past_the_limit_cut_it() {
+        let limit = 64 * 1024;
+        let (socket, _client, _flusher) = connection(limit, PATIENCE);
+        let message = [b'p'; 1000];
+        let started = Instant::now();
+        let mut pushed = 0;
+        let error = loop {
+            match socket.write_framed(&message) {
+                Ok(()) => pushed += 1,
+                Err(e) => break e,
+            }
+            assert!(pushed < 100_000, "never cut");
+        };
+        // A blocking write would have waited for PATIENCE (write_timeout).
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(socket.cut_reason(), Some(DisconnectReason::SlowConsumer));
+        assert!(error.to_string().contains("too slow"), "{error}");
+        assert!(pushed * message.len() > limit, "the socket took some too");
+        let later = socket.write_framed(b"again").unwrap_err();
+        assert_eq!(later.kind(), io::ErrorKind::NotConnected);
+        assert!(later.to_string().contains("too slow"), "{later}");
+        assert!(socket.reply(b"reply").is_err(), "a reply is refused too");
+        assert!(socket.out().pending.is_empty(), "the queue is dropped");
+    }
+
+    #[test]
+    fn messages_from_many_threads_arrive_whole_and_in_each_ones_order() {
+        let (socket, mut client, _flusher) = connection(64 << 20, PATIENCE);
+        let (threads, each, size) = (4, 1000, 2000);
+        // 8 MB pushed before the client reads a byte: far more than its
+        // socket holds, so most of it is queued and drained by the flusher.
+        thread::scope(|s| {
+            for t in 0..threads {
+                let socket = &socket;
+                s.spawn(move || {
+                    for i in 0..each {
+                        let mut m = format!("{t}:{i:04}:").into_bytes();
+                        m.resize(size - 1, b'a' + t as u8);
+                        m.push(b'\n');
+                        socket.write_framed(&m).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(!socket.out().pending.is_empty(), "nothing was queued");
+        let all = read_n(&mut client, threads * each * size);
+        let mut next = vec![0; threads];
+        for line in all.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let text = std::str::from_utf8(line).unwrap();
+            let mut parts = text.splitn(3, ':');
+            let t: usize = parts.next().unwrap().parse().unwrap();
+            let i: usize = parts.next().unwrap().parse().unwrap();
+            let fill = parts.next().unwrap();
+            assert_eq!(i, next[t], "thread {t}'s messages out of order");
+            next[t] += 1;
+            assert_eq!(line.len(), size - 1, "a message split or mixed");
+            assert!(fill.bytes().all(|b| b == b'a' + t as u8), "mixed: {text}");
+        }
+        assert_eq!(next, vec![each; threads]);
+    }
+
+    #[test]
+    fn a_reply_goes_behind_the_pushes_already_waiting() {
+        let (socket, mut client, _flusher) = connection(1 << 20, PATIENCE);
+        let pushed = fill(&socket, &[b'p'; 1000]);
+        let mark = socket.reply(b"REPLY").unwrap();
+        socket.write_framed(b"after").unwrap();
+        let got = read_n(&mut client, pushed + 10);
+        assert!(got[..pushed].iter().all(|&b| b == b'p'));
+        assert_eq!(&got[pushed..], b"REPLYafter");
+        socket.wait_sent(mark).unwrap();
+        assert!(socket.cut_reason().is_none());
+    }
+
+    #[test]
+    fn the_flusher_delivers_the_queue_as_the_client_reads() {
+        let (socket, mut client, _flusher) = connection(1 << 20, PATIENCE);
+        let pushed = fill(&socket, &[b'q'; 1000]);
+        socket.write_framed(&[b'r'; 50_000]).unwrap();
+        let got = read_n(&mut client, pushed + 50_000);
+        assert!(got.ends_with(&[b'r'; 50_000]));
+        socket.wait_sent(socket.end_mark()).unwrap();
+        let out = socket.out();
+        assert!(out.pending.is_empty() && !out.closed);
+    }
+
+    #[test]
+    fn a_reply_the_client_takes_nothing_of_is_cut_at_the_write_timeout() {
+        let timeout = Duration::from_millis(200);
+        let (socket, _client, _flusher) = connection(1 << 20, timeout);
+        fill(&socket, &[b'p'; 1000]);
+        let started = Instant::now();
+        let mark = socket.reply(&vec![b'r'; 1 << 20]).unwrap();
+        assert_eq!(socket.wait_sent(mark), Err(Some(DisconnectReason::Timeout)));
+        assert!(started.elapsed() >= timeout);
+        assert_eq!(socket.cut_reason(), Some(DisconnectReason::Timeout));
+    }
+
+    #[test]
+    fn the_flusher_cuts_a_queue_nobody_takes_at_the_write_timeout() {
+        let timeout = Duration::from_millis(200);
+        let (socket, _client, _flusher) = connection(1 << 20, timeout);
+        let started = Instant::now();
+        fill(&socket, &[b'p'; 1000]);
+        socket.write_framed(&vec![b'p'; 500_000]).unwrap();
+        // Nobody waits on a reply here: the flusher alone notices.
+        wait_closed(&socket);
+        assert!(started.elapsed() >= timeout);
+        assert_eq!(socket.cut_reason(), Some(DisconnectReason::Timeout));
+    }
+
+    #[test]
+    fn closing_releases_a_thread_waiting_on_its_reply() {
+        let (socket, _client, _flusher) = connection(1 << 20, PATIENCE);
+        fill(&socket, &[b'p'; 1000]);
+        let mark = socket.reply(b"never read").unwrap();
+        let waiting = {
+            let socket = socket.clone();
+            thread::spawn(move || socket.wait_sent(mark))
+        };
+        socket.close();
+        assert_eq!(waiting.join().unwrap(), Err(None), "closed, no cut reason");
+        assert!(socket.write_framed(b"x").is_err());
+    }
+}
