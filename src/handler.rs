@@ -35,7 +35,7 @@ pub enum DisconnectReason {
     /// The handler returned [`Action::Close`] (the lesson's `exit`).
     Exit,
     /// No complete message arrived within `read_timeout_ms`, or the client
-    /// did not read its replies within `write_timeout_ms`.
+    /// took none of what it was sent (replies or pushes) for `write_timeout_ms`.
     Timeout,
     /// The server is shutting down; the message in flight was answered.
     Shutdown,

@@ -17,6 +17,12 @@
 //! Registration is edge-triggered, so each readiness event is drained
 //! until the socket would block or the queue is empty.
 //!
+//! Measured on loopback: with the kernel's own (autotuned) buffers, 40 MB
+//! pushed faster than the client read went through in five drains, as
+//! fast as a blocking `write_all`. With a send buffer shrunk by hand to
+//! 4 KB, writable events came once per delayed ACK (about 40 ms), where a
+//! blocking writer was woken sooner; the server never shrinks buffers.
+//!
 //! This file knows connections only through [`Flush`], so it sits below
 //! the socket type that uses it (`outbox.rs`) and imports nothing of it.
 
