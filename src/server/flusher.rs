@@ -44,7 +44,8 @@ pub(crate) trait Flush: Send + Sync {
     fn fd(&self) -> RawFd;
     /// Writes what the socket takes now, without blocking.
     fn flush(&self) -> Flushed;
-    /// Nothing was taken for `write_timeout_ms`: cut the connection.
+    /// Nothing was taken for `write_timeout_ms`, and a last
+    /// [`flush`](Flush::flush) took nothing either: cut the connection.
     fn stalled(&self);
     /// The socket cannot be watched (`error`): cut the connection, since
     /// its queue would never drain.
@@ -218,10 +219,20 @@ fn run(mut poll: Poll, queue: &FlushQueue, write_timeout: Duration) {
             .map(|(id, _)| *id)
             .collect();
         for id in stalled {
-            if let Some(w) = watched.get(&id) {
-                w.conn.stalled();
+            let Some(w) = watched.get_mut(&id) else {
+                continue;
+            };
+            // A writable event comes only once a third of the socket's
+            // buffer is free; a client reading slowly may have freed less,
+            // and that is progress too. So the socket has the last word.
+            match w.conn.flush() {
+                Flushed::More { progressed: true } => w.deadline = now + write_timeout,
+                Flushed::More { progressed: false } => {
+                    w.conn.stalled();
+                    forget(&poll, &mut watched, id);
+                }
+                Flushed::Empty | Flushed::Gone => forget(&poll, &mut watched, id),
             }
-            forget(&poll, &mut watched, id);
         }
     }
 }

@@ -169,8 +169,14 @@ impl ConnSocket {
             }
             let left = timeout.saturating_sub(since.elapsed());
             if left.is_zero() {
-                self.cut(&mut out, DisconnectReason::Timeout);
-                return Err(Some(DisconnectReason::Timeout));
+                // The last word is the socket's, not the flusher's events
+                // (see `stalled`): any byte it takes now is progress.
+                match self.drain(&mut out) {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => self.cut(&mut out, DisconnectReason::Timeout),
+                    Err(e) => self.cut(&mut out, io_reason(&e)),
+                }
+                return Err(out.cut.clone());
             }
             out = self
                 .progress
@@ -226,6 +232,16 @@ impl ConnSocket {
             self.hand_to_flusher();
         }
         Ok(mark)
+    }
+
+    /// Writes what waits until the socket would block; wakes a thread
+    /// waiting on its reply if bytes left.
+    fn drain(&self, out: &mut Out) -> io::Result<usize> {
+        let n = out.pending.write_with(|b| send_now(&self.stream, b))?;
+        if n > 0 {
+            self.progress.notify_all();
+        }
+        Ok(n)
     }
 
     fn hand_to_flusher(&self) {
@@ -294,11 +310,8 @@ impl flusher::Flush for ConnSocket {
             out.watched = false;
             return Flushed::Gone;
         }
-        match out.pending.write_with(|b| send_now(&self.stream, b)) {
+        match self.drain(&mut out) {
             Ok(n) => {
-                if n > 0 {
-                    self.progress.notify_all();
-                }
                 if out.pending.is_empty() {
                     out.watched = false;
                     Flushed::Empty
