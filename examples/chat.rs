@@ -13,6 +13,10 @@
 //! announced as lines starting with `* `. A line nobody else hears gets the
 //! answer `(nobody else is here)`.
 //!
+//! A member that stops reading does not hold up the room: what others say
+//! to it waits in a bounded queue, and once more than `max_pending_bytes`
+//! waits it is cut, and the room hears `* name left (too slow to read)`.
+//!
 //! A handler can only answer its own client; a chat has to write to the
 //! others. It does that through a [`Group`] (`src/group.rs`): each connection
 //! joins with its [`Sender`](tcpmodes::Sender), a cloneable handle that writes
@@ -49,6 +53,8 @@ struct Chat {
     room: Group,
     /// How the others see this client: its address until `NICK`.
     name: String,
+    /// Whether it joined the room, so its leaving is announced.
+    joined: bool,
 }
 
 impl Handler for Chat {
@@ -67,6 +73,7 @@ impl Handler for Chat {
             return Action::Close;
         }
         self.room.join(ctx.sender());
+        self.joined = true;
         self.room
             .broadcast_except(ctx.id(), format!("* {} joined", self.name));
         Action::Continue
@@ -104,11 +111,18 @@ impl Handler for Chat {
         Action::Continue
     }
 
-    fn on_disconnect(&mut self, info: ConnInfo, _: &DisconnectReason) {
+    fn on_disconnect(&mut self, info: ConnInfo, reason: &DisconnectReason) {
         // Every way out passes here, a crash or timeout included, so the
-        // room never keeps a member that is gone.
-        if self.room.leave(info.id) {
-            self.room.broadcast(format!("* {} left", self.name));
+        // room never keeps a member that is gone. The room may have dropped
+        // it already (a send to it failed), so `joined` says whether to
+        // announce it, not `leave`.
+        self.room.leave(info.id);
+        if self.joined {
+            let why = match reason {
+                DisconnectReason::SlowConsumer => " (too slow to read)",
+                _ => "",
+            };
+            self.room.broadcast(format!("* {} left{why}", self.name));
         }
     }
 }
@@ -132,5 +146,6 @@ fn main() -> ExitCode {
         .run(move || Chat {
             room: room.clone(),
             name: String::new(),
+            joined: false,
         })
 }

@@ -69,9 +69,10 @@ settings! {
     read_timeout_ms: u64 = 300_000, with_read_timeout_ms(u64),
         flag "read-timeout-ms" "MS", "Close a client that sends no complete message for this long (0 = never)",
         range::<0, 86_400_000, _>;
-    /// Close a connection whose client does not take our replies in this long.
+    /// Close a connection whose client takes none of what it is sent
+    /// (replies, or pushes waiting in its queue) for this long.
     write_timeout_ms: u64 = 30_000, with_write_timeout_ms(u64),
-        flag "write-timeout-ms" "MS", "Close a client that does not read our replies for this long",
+        flag "write-timeout-ms" "MS", "Close a client that takes none of what it is sent for this long",
         range::<1, 86_400_000, _>;
     /// At shutdown, how long connections get to finish before they are cut.
     shutdown_timeout_ms: u64 = 5_000, with_shutdown_timeout_ms(u64),

@@ -31,13 +31,11 @@
 //! ```
 //!
 //! The group never touches a socket: it only calls [`Sender::send`], so it
-//! works in every mode whose connections have senders. In the blocking
-//! modes a send writes on the caller's thread (the sender's own connection
-//! thread), which is quick while the member's client reads and takes at most
-//! `write_timeout_ms` when it does not. In the event modes a send only
-//! queues the message for the member's event loop, so a broadcast never
-//! waits for anyone; a member with more than `max_pending_bytes` waiting
-//! is cut as too slow, and the group drops it at that send.
+//! works in every mode whose connections have senders. A send never waits
+//! for a member to read: what its socket cannot take now is queued, so a
+//! broadcast costs the speaker's thread a copy per member, never a wait. A
+//! member that stops reading is cut by the send that would take its queue
+//! past `max_pending_bytes`, and leaves the group there.
 //!
 //! What a group cannot change is who is in it: only connections being
 //! served can join. In `serial` mode that is one at a time, so a chat room
@@ -149,12 +147,14 @@ impl Group {
         delivered
     }
 
-    /// A member that cannot take a message (gone, or its client stopped
-    /// reading for `write_timeout_ms`) leaves the group and is closed, so
-    /// its own handler gets `on_disconnect` and nobody waits on it again.
+    /// A member that cannot take a message (gone, or cut because its client
+    /// stopped reading) leaves the group and is closed, so its own handler
+    /// gets `on_disconnect` and nobody sends to it again.
     fn drop_member(&self, member: &Sender, error: &SendError) {
         if self.leave(member.id()) {
-            log::info!("Connection {} left its group: {error}", member.id());
+            // Debug only: the connection's end is logged once, with its
+            // reason (too slow, reset), by whoever serves it.
+            log::debug!("Connection {} left its group: {error}", member.id());
         }
         member.close();
     }

@@ -35,7 +35,7 @@ pub enum DisconnectReason {
     /// The handler returned [`Action::Close`] (the lesson's `exit`).
     Exit,
     /// No complete message arrived within `read_timeout_ms`, or the client
-    /// did not read its replies within `write_timeout_ms`.
+    /// took none of what it was sent (replies or pushes) for `write_timeout_ms`.
     Timeout,
     /// The server is shutting down; the message in flight was answered.
     Shutdown,
@@ -53,6 +53,19 @@ pub enum DisconnectReason {
     SlowConsumer,
     /// Any other socket error.
     Error(String),
+}
+
+impl DisconnectReason {
+    /// Why a connection ended, from the socket error that ended it (every
+    /// mode's read and write paths share this reading).
+    pub(crate) fn from_io(e: &std::io::Error) -> DisconnectReason {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => DisconnectReason::Timeout,
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => DisconnectReason::Reset,
+            _ => DisconnectReason::Error(crate::error::io_text(e)),
+        }
+    }
 }
 
 impl fmt::Display for DisconnectReason {

@@ -6,12 +6,18 @@
 //! what it sends like a reply, and its writes and the connection's own replies
 //! take turns whole, so messages never interleave mid-way.
 //!
-//! Where the bytes go is behind the crate's `Outbox` trait: a socket for
-//! the blocking modes, the connection's outgoing queue in the event modes
-//! (its event loop writes it; a send never blocks), a buffer in a
-//! [`Session`](crate::Session) under test.
-//! Handlers only ever see the `Sender`, so a new way of writing changes no
-//! handler.
+//! A send never waits for the client to read: one slow reader must not
+//! stall the thread that sends to it (in a chat room, the speaker's, and
+//! through it the room). What the socket does not take at once waits in a
+//! queue bounded by `max_pending_bytes`; a client past that is cut as
+//! [too slow](crate::DisconnectReason::SlowConsumer) and its senders get a
+//! [`SendError`] from then on.
+//!
+//! Where the bytes go is behind the crate's `Outbox` trait: a socket and
+//! its queue for the blocking modes (`server/outbox.rs`), the connection's
+//! outgoing queue in the event modes (its event loop writes it), a buffer
+//! in a [`Session`](crate::Session) under test. Handlers only ever see the
+//! `Sender`, so a new way of writing changes no handler.
 
 use std::fmt;
 use std::io;
@@ -23,16 +29,19 @@ use crate::framing::Framing;
 /// modes, an event loop's queue in the event modes (`server/mailbox.rs`),
 /// a buffer in a [`Session::in_memory`](crate::Session::in_memory).
 pub(crate) trait Outbox: Send + Sync {
-    /// Writes already-framed bytes whole, or fails; called from any thread.
+    /// Takes already-framed bytes whole (sent or queued behind what
+    /// waits), or fails; called from any thread, and must not wait for the
+    /// client to read.
     fn write_framed(&self, bytes: &[u8]) -> io::Result<()>;
     /// Ends the connection: the client sees it closed, and the connection's
     /// own thread stops at its next read.
     fn close(&self);
 }
 
-/// Why [`Sender::send`] failed: the connection is gone or its client stopped
-/// reading. Either way, drop the sender; the connection's handler gets
-/// [`on_disconnect`](crate::Handler::on_disconnect).
+/// Why [`Sender::send`] failed: the connection is gone, or its client
+/// stopped reading and was cut (more than `max_pending_bytes` waiting, or
+/// nothing taken for `write_timeout_ms`). Either way, drop the sender; the
+/// connection's handler gets [`on_disconnect`](crate::Handler::on_disconnect).
 #[derive(Debug)]
 pub struct SendError(pub io::Error);
 
@@ -63,12 +72,11 @@ impl Sender {
         }
     }
 
-    /// Frames and writes one message. In the blocking modes it blocks at
-    /// most `write_timeout_ms` when the client does not read, so one
-    /// stalled client cannot hold up the sender's own connection for ever.
-    /// In the event modes it never blocks: the message is queued for the
-    /// client's event loop to write, and fails (the client is cut as too
-    /// slow) once more than `max_pending_bytes` wait for that client.
+    /// Frames and sends one message, behind whatever already waits for this
+    /// connection. It never waits for the client to read: what its socket
+    /// does not take now is queued; if that takes the queue past
+    /// `max_pending_bytes`, the client is cut as too slow and this returns
+    /// an error (as does every send after).
     pub fn send(&self, message: impl AsRef<[u8]>) -> Result<(), SendError> {
         let mut framed = Vec::with_capacity(message.as_ref().len() + 4);
         self.framing.encode(message.as_ref(), &mut framed);

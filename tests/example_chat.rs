@@ -1,8 +1,13 @@
 //! `examples/chat.rs`: a room where a line goes to everyone else. Every
 //! mode but serial broadcasts; serial mode only ever has one client in the
-//! room, so its test asserts the waiting, not the broadcast.
+//! room, so its test asserts the waiting, not the broadcast. A member that
+//! never reads is cut as too slow and holds up nobody.
 
 mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use common::client::Client;
 use common::process::Process;
@@ -133,4 +138,132 @@ fn serial_mode_makes_the_second_client_wait_and_everyone_alone() {
     assert_eq!(b.recv_line(), "(nobody else is here)");
     b.close();
     server.stop_ok();
+}
+
+/// Lines the speaker sends in [`a_member_that_never_reads_holds_up_nobody`],
+/// each this many bytes with its `\n`: 20 MB, far more than the silent
+/// member's socket buffers and `max_pending_bytes` (1 MiB) together.
+const LINES: usize = 20_000;
+const LINE_BYTES: usize = 1024;
+
+/// How long the reader may take for all the lines: a bound far above what
+/// a passing run takes (well under 3 s in release, see modes/README.md)
+/// and below `write_timeout_ms` (30 s), so a speaker blocked on the silent
+/// member until its write timeout fails it.
+const BOUND: Duration = Duration::from_secs(20);
+
+/// One member never reads. Before bounded queues the speaker's thread
+/// blocked writing to it for `write_timeout_ms` (30 s), and the room froze;
+/// now the silent member is cut as too slow once more than
+/// `max_pending_bytes` wait for it, the room says it left, and 20,000 lines
+/// of 1 KB reach the third member at once. Every mode that serves clients
+/// side by side; serial serves one client at a time, so its room never
+/// holds three members.
+#[test]
+fn a_member_that_never_reads_holds_up_nobody() {
+    for mode in Mode::ALL.into_iter().filter(|m| *m != Mode::Serial) {
+        silent_member_is_cut(mode);
+    }
+}
+
+/// The line number `i` the speaker sends, without its `\n`.
+fn numbered_line(i: usize) -> String {
+    let head = format!("{i:05} ");
+    format!("{head}{}", "x".repeat(LINE_BYTES - 1 - head.len()))
+}
+
+fn silent_member_is_cut(mode: Mode) {
+    let server = Process::example("chat", &["--mode", mode.name(), "--workers", "4"]);
+    let (mut reader, _) = join(&server, 0);
+    assert_eq!(reader.ask("anyone?"), "(nobody else is here)");
+    // Reads its welcome (in `join`), then nothing ever again.
+    let (silent, silent_addr) = join(&server, 1);
+    assert_eq!(reader.recv_line(), format!("* {silent_addr} joined"));
+    let (speaker, speaker_addr) = join(&server, 2);
+    assert_eq!(reader.recv_line(), format!("* {speaker_addr} joined"));
+
+    let start = Instant::now();
+    let mut out = speaker.stream.try_clone().unwrap();
+    let speaking = thread::spawn(move || {
+        let mut all = Vec::with_capacity(LINES * LINE_BYTES);
+        for i in 0..LINES {
+            all.extend_from_slice(numbered_line(i).as_bytes());
+            all.push(b'\n');
+        }
+        out.write_all(&all).expect("speaker's lines");
+        start.elapsed()
+    });
+    // Whole lines, in order, each prefixed with the speaker's name; the
+    // only other line is the room saying the silent member left.
+    let deadline = start + BOUND * 3;
+    let (mut next, mut left, mut got, mut buf) = (0, false, Vec::new(), vec![0u8; 64 * 1024]);
+    while next < LINES {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !wait.is_zero(),
+            "{mode}: {next} of {LINES} lines by the deadline"
+        );
+        reader.stream.set_read_timeout(Some(wait)).unwrap();
+        let n = match reader.stream.read(&mut buf) {
+            Ok(0) => panic!("{mode}: the reader was closed after {next} lines"),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("{mode}: {e} after {next} of {LINES} lines"),
+        };
+        got.extend_from_slice(&buf[..n]);
+        let mut start_of_line = 0;
+        while let Some(end) = got[start_of_line..].iter().position(|&b| b == b'\n') {
+            let line = std::str::from_utf8(&got[start_of_line..start_of_line + end]).unwrap();
+            if line == format!("* {silent_addr} left (too slow to read)") {
+                left = true;
+            } else {
+                assert_eq!(
+                    line,
+                    format!("{speaker_addr}: {}", numbered_line(next)),
+                    "{mode}"
+                );
+                next += 1;
+            }
+            start_of_line += end + 1;
+        }
+        got.drain(..start_of_line);
+    }
+    let took = start.elapsed();
+    let spoke = speaking.join().unwrap();
+    // Shown with --nocapture, before any verdict: the figures
+    // modes/README.md quotes.
+    eprintln!(
+        "{mode}: {LINES} lines of {LINE_BYTES} bytes reached the reader in {took:.3?}; \
+         the speaker had written them all after {spoke:.3?}"
+    );
+    assert!(
+        took < BOUND,
+        "{mode}: the reader got every line after {took:?}"
+    );
+    assert!(
+        spoke < BOUND,
+        "{mode}: the speaker was held up for {spoke:?}"
+    );
+    if !left {
+        let line = reader.recv_line();
+        assert_eq!(
+            line,
+            format!("* {silent_addr} left (too slow to read)"),
+            "{mode}"
+        );
+    }
+    drop(silent);
+    let stopped = server.stop_ok();
+    assert!(
+        stopped.stdout.contains(" 0 timeouts,") && stopped.stdout.contains(" 1 too slow,"),
+        "{mode}: {}",
+        stopped.stdout
+    );
+    assert!(
+        stopped.stderr.contains(&format!(
+            "Connection from {silent_addr} closed: too slow: more than 1048576 bytes waiting"
+        )),
+        "{mode}: {}",
+        stopped.stderr
+    );
 }

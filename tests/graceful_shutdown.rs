@@ -5,14 +5,16 @@
 mod common;
 
 use std::net::{SocketAddr, TcpStream};
+
+use socket2::{Domain, Socket, Type};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
 use common::process::Process;
-use common::servers::echo_server;
-use tcpmodes::{Framing, Mode};
+use common::servers::{echo_server, local_config, serve};
+use tcpmodes::{Action, ConnInfo, Context, DisconnectReason, Framing, Group, Handler, Mode};
 
 /// Connecting after shutdown must fail, or at least never be served. Tries
 /// a bounded number of times while the listener closes.
@@ -170,6 +172,89 @@ fn slow_handler_is_cut_after_shutdown_timeout() {
     let summary = server.stop();
     assert_eq!(summary.cut, 1);
     assert!(c.closed());
+}
+
+/// A room where `flood N` sends N numbered lines of 1 KB to everyone else
+/// and answers `flooded` once they are all sent or queued.
+struct Flood(Group);
+
+/// Line `i` of a flood, without its `\n`.
+fn flood_line(i: usize) -> String {
+    format!("{i:04} {}", "f".repeat(1018))
+}
+
+impl Handler for Flood {
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        self.0.join(ctx.sender());
+        ctx.reply("joined");
+        Action::Continue
+    }
+    fn on_message(&mut self, msg: &[u8], ctx: &mut Context<'_>) -> Action {
+        let n: usize = std::str::from_utf8(msg)
+            .ok()
+            .and_then(|m| m.strip_prefix("flood "))
+            .and_then(|n| n.parse().ok())
+            .expect("flood N");
+        for i in 0..n {
+            self.0.broadcast_except(ctx.id(), flood_line(i));
+        }
+        ctx.reply("flooded");
+        Action::Continue
+    }
+    fn on_disconnect(&mut self, info: ConnInfo, _: &DisconnectReason) {
+        self.0.leave(info.id);
+    }
+}
+
+/// Lines pushed to a client that were still queued (its socket full) when
+/// shutdown came are delivered before it is closed; a client that takes
+/// none of its queue is cut at `shutdown_timeout_ms`, as a slow handler is.
+/// Modes that serve three clients at once (serial serves one).
+#[test]
+fn queued_pushes_are_flushed_at_shutdown_and_a_client_taking_none_is_cut() {
+    for mode in Mode::ALL.into_iter().filter(|m| *m != Mode::Serial) {
+        let mut config = local_config(mode);
+        config.framing = Framing::Line;
+        config.workers = 3;
+        config.shutdown_timeout_ms = 2_000;
+        config.max_pending_bytes = 16 << 20;
+        let room = Group::new();
+        let server = serve(config, move || Flood(room.clone()));
+        let addr = server.local_addr();
+        let member = |stream: TcpStream| {
+            let mut c = Client::from_stream(stream, Framing::Line);
+            assert_eq!(c.recv_line(), "joined");
+            c
+        };
+        let mut reader = member(TcpStream::connect(addr).unwrap());
+        // A small receive window, so the kernel holds little of what the
+        // deaf one is sent and the rest stays in the server's queue.
+        let deaf = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        deaf.set_recv_buffer_size(4096).unwrap();
+        deaf.connect(&addr.into()).unwrap();
+        let _deaf = member(deaf.into());
+        let mut speaker = member(TcpStream::connect(addr).unwrap());
+        // 8 MB each to the reader and the deaf one: more than a kernel
+        // holds for a socket (Linux's largest send buffer is 4 MB by
+        // default), so some waits in their queues. `flooded` says all of
+        // it was sent or queued.
+        let lines = 8_000;
+        assert_eq!(speaker.ask(&format!("flood {lines}")), "flooded");
+        let started = Instant::now();
+        server.shutdown_handle().trigger();
+        let got = reader.recv_to_end();
+        let want: String = (0..lines).map(|i| flood_line(i) + "\n").collect();
+        assert!(got == want, "{mode}: {} bytes of {}", got.len(), want.len());
+        assert!(speaker.closed(), "{mode}");
+        let summary = server.join();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(2),
+            "{mode}: {took:?}: {summary}"
+        );
+        assert_eq!(summary.cut, 1, "{mode}: only the deaf one: {summary}");
+        assert_eq!(summary.slow_consumers + summary.timeouts, 0, "{mode}");
+    }
 }
 
 /// The binary in `mode`, a reply in flight when `signal` arrives: the reply

@@ -159,8 +159,8 @@ fn idle_client_is_cut_at_the_read_timeout() {
 }
 
 /// A client that sends and never reads its replies fills both socket
-/// buffers; the server's write then waits `write_timeout_ms` and gives up,
-/// instead of holding a thread forever. Meanwhile (threads, pool) or right
+/// buffers; its replies then wait, untaken, for `write_timeout_ms`, and the
+/// server gives up instead of holding a thread forever. Meanwhile (threads, pool) or right
 /// after (serial) another client is served.
 #[test]
 fn client_that_never_reads_is_cut_at_the_write_timeout() {
@@ -180,7 +180,7 @@ fn client_that_never_reads_is_cut_at_the_write_timeout() {
             closed,
             "{mode}: the server never gave up ({sent} bytes sent)"
         );
-        logged(&[&who, "timeout", "took no reply bytes", "300 ms"]);
+        logged(&[&who, "timeout", "took no bytes sent to it", "300 ms"]);
         Client::greeted(addr, Framing::Line).echo(b"still here");
         let s = server.stop();
         assert_eq!(s.timeouts, 1, "{mode}: {s}");

@@ -5,16 +5,23 @@
 //! differ only in which thread runs it and when. The loop also carries out
 //! the per-connection half of shutdown: after shutdown it answers only what
 //! has already arrived, then closes.
+//!
+//! Replies go out through the connection's queue (`outbox.rs`), behind
+//! what other connections pushed to it, and the loop reads on only once
+//! they have left: a client that does not read its replies is not read
+//! either, and is cut after `write_timeout_ms`, as with a blocking write.
+//! Before a connection closes, what was queued for it is flushed (within
+//! `write_timeout_ms`, and at shutdown within `shutdown_timeout_ms`).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use super::lifecycle::{self, TimedOut, io_reason};
-use super::live::{Accepted, ConnSocket, ServerState};
+use super::lifecycle::{self, TimedOut};
+use super::live::{Accepted, ServerState};
+use super::outbox::ConnSocket;
 use super::stats::{Stats, Tally};
 use crate::handler::DisconnectReason;
-use crate::sender::Outbox;
 use crate::session::{Session, Step};
 
 /// Serves `conn` to the end on the calling thread.
@@ -29,8 +36,6 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         return;
     };
     let config = &server.config;
-    let write_timeout = Duration::from_millis(config.write_timeout_ms);
-    let _ = socket.stream.set_write_timeout(Some(write_timeout));
     let mut session = Session::new(
         handler,
         info,
@@ -39,6 +44,7 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         socket.clone(),
     );
     let (reason, timed_out) = drive(server, &socket, &mut session);
+    let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
     session.end(&reason);
     lifecycle::close(
         server,
@@ -70,8 +76,11 @@ fn drive(
     let mut step = session.start();
     loop {
         if !session.output().is_empty() {
-            if let Err(e) = socket.write_framed(session.output()) {
-                return (io_reason(&e), TimedOut::Writing);
+            let sent = socket
+                .reply(session.output())
+                .and_then(|mark| socket.wait_sent(mark));
+            if let Err(cut) = sent {
+                return closed(server, cut);
             }
             counts.bytes_out += session.output().len() as u64;
             session.clear_output();
@@ -101,7 +110,15 @@ fn drive(
                 timeout_set = Some(want);
             }
         }
-        let n = match (&*stream).read(&mut buf) {
+        let read = (&*stream).read(&mut buf);
+        if matches!(read, Ok(0) | Err(_))
+            && let Some(cut) = socket.cut_reason()
+        {
+            // The outgoing side cut the connection (too slow, or its queue
+            // stalled): that, not the read's end, is why it ended.
+            return (cut, TimedOut::Writing);
+        }
+        let n = match read {
             Ok(0) if draining || server.shutdown.is_triggered() => {
                 return reading(DisconnectReason::Shutdown);
             }
@@ -111,7 +128,7 @@ fn drive(
                 return reading(DisconnectReason::Shutdown);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return reading(io_reason(&e)),
+            Err(e) => return reading(DisconnectReason::from_io(&e)),
         };
         if draining {
             let _ = stream.set_nonblocking(false);
@@ -170,6 +187,41 @@ impl Drop for Counts<'_> {
     }
 }
 
+/// Why the connection ended when its socket was closed under a reply:
+/// the outgoing side's reason if it cut it; else someone closed it (a
+/// sender's `close`, shutdown's deadline), which the read would have seen
+/// as the end of the stream.
+fn closed(server: &ServerState, cut: Option<DisconnectReason>) -> (DisconnectReason, TimedOut) {
+    match cut {
+        Some(reason) => (reason, TimedOut::Writing),
+        None if server.shutdown.is_triggered() => (DisconnectReason::Shutdown, TimedOut::Reading),
+        None => (DisconnectReason::ClientClosed, TimedOut::Reading),
+    }
+}
+
+/// A connection that ends cleanly first gets what was queued for it
+/// (pushes its socket had no room for), as a blocking write would have
+/// delivered them; a client that takes none of it for `write_timeout_ms`
+/// is cut instead. Pushes that arrive meanwhile are not waited for.
+fn flush_before_close(
+    socket: &ConnSocket,
+    reason: DisconnectReason,
+    timed_out: TimedOut,
+) -> (DisconnectReason, TimedOut) {
+    let clean = matches!(
+        reason,
+        DisconnectReason::ClientClosed | DisconnectReason::Exit | DisconnectReason::Shutdown
+    );
+    if !clean {
+        return (reason, timed_out);
+    }
+    match socket.wait_sent(socket.end_mark()) {
+        Err(Some(cut)) => (cut, TimedOut::Writing),
+        // Closed by someone else (shutdown's deadline): nothing more to say.
+        Ok(()) | Err(None) => (reason, timed_out),
+    }
+}
+
 /// Tells a client the server cannot take it now, and closes: pool mode's
 /// answer when `queue_limit` connections already wait.
 pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
@@ -183,7 +235,10 @@ pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
         format!("Server busy: {why}; try again later.").as_bytes(),
         &mut framed,
     );
-    let _ = socket.write_framed(&framed);
+    // Written directly and blocking (bounded by write_timeout_ms): the
+    // connection closes right after, so a queue would be dropped unsent.
+    // A fresh socket's buffer takes one short line at once anyway.
+    let _ = (&socket.stream).write_all(&framed);
     server.stats.busy.fetch_add(1, Relaxed);
     log::warn!("Refused connection from {}: busy ({why}).", info.peer);
     server.conns.finish(info.id);

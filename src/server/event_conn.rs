@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lifecycle::{TimedOut, io_reason};
+use super::lifecycle::TimedOut;
 use super::live::ServerState;
 use super::mailbox::{Done, Job, Mailbox, Outgoing, Runner};
 use super::stats::{Stats, Tally};
@@ -212,7 +212,7 @@ impl Conn {
                 }
             }
             if let Err(e) = self.flush() {
-                self.end_now(io_reason(&e), TimedOut::Writing);
+                self.end_now(DisconnectReason::from_io(&e), TimedOut::Writing);
                 continue;
             }
             if self.pending() > cx.server.config.max_pending_bytes {
@@ -277,7 +277,7 @@ impl Conn {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => self.end_now(io_reason(&e), TimedOut::Reading),
+            Err(e) => self.end_now(DisconnectReason::from_io(&e), TimedOut::Reading),
         }
     }
 

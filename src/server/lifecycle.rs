@@ -8,7 +8,6 @@
 //! ended. Written once here so the modes cannot drift apart, and a test
 //! reading the log of one mode reads them all.
 
-use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -103,11 +102,16 @@ pub(crate) fn close(
                 config.read_timeout_ms
             ),
             TimedOut::Writing => log::warn!(
-                "Connection from {} closed: timeout: client took no reply bytes in {} ms (write_timeout_ms).",
+                "Connection from {} closed: timeout: client took no bytes sent to it in {} ms (write_timeout_ms).",
                 info.peer,
                 config.write_timeout_ms
             ),
         },
+        DisconnectReason::SlowConsumer => log::warn!(
+            "Connection from {} closed: too slow: more than {} bytes waiting to be sent to it (max_pending_bytes).",
+            info.peer,
+            config.max_pending_bytes
+        ),
         // The client's doing, not a fault of the server: not a warning.
         DisconnectReason::Reset => {
             log::info!("Connection from {} closed: reset by the client.", info.peer)
@@ -117,13 +121,4 @@ pub(crate) fn close(
     // Last: the server's summary is taken once the table is empty, so
     // everything this connection counts must be counted before.
     server.conns.finish(info.id);
-}
-
-/// Why a connection ended, from the socket error that ended it.
-pub(crate) fn io_reason(e: &io::Error) -> DisconnectReason {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Timeout,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => DisconnectReason::Reset,
-        _ => DisconnectReason::Error(crate::error::io_text(e)),
-    }
 }

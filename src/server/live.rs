@@ -2,17 +2,17 @@
 //! counters, and the table of live connections that shutdown reaches into.
 //!
 //! The accept loop, every mode and every connection thread hold the same
-//! [`ServerState`]; a connection's socket ([`ConnSocket`]) is shared by the
-//! thread serving it, the [`Sender`](crate::Sender)s handed out for it, and
-//! the shutdown hook.
+//! [`ServerState`]; a connection's socket ([`ConnSocket`], `outbox.rs`) is
+//! shared by the thread serving it, the [`Sender`](crate::Sender)s handed
+//! out for it, the flusher and the shutdown hook.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
 use std::net::{Shutdown as Both, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::outbox::{ConnSocket, OutboxSettings};
 use super::stats::Stats;
 use crate::config::Config;
 use crate::handler::{ConnInfo, HandlerFactory};
@@ -26,44 +26,6 @@ pub(crate) struct ServerState {
     pub shutdown: Shutdown,
     pub stats: Stats,
     pub conns: LiveConnections,
-}
-
-/// A connection's socket, shared by its serving thread, its senders and
-/// the shutdown hook.
-pub(crate) struct ConnSocket {
-    pub stream: TcpStream,
-    /// Whole messages take turns: a reply and a pushed chat line never mix.
-    write_lock: Mutex<()>,
-    closed: AtomicBool,
-    /// Set when a thread starts serving; shutdown treats connections still
-    /// waiting for a thread differently from those being served.
-    pub started: AtomicBool,
-}
-
-impl ConnSocket {
-    fn new(stream: TcpStream) -> ConnSocket {
-        ConnSocket {
-            stream,
-            write_lock: Mutex::new(()),
-            closed: AtomicBool::new(false),
-            started: AtomicBool::new(false),
-        }
-    }
-}
-
-impl Outbox for ConnSocket {
-    fn write_framed(&self, bytes: &[u8]) -> io::Result<()> {
-        let _turn = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.closed.load(SeqCst) {
-            return Err(io::ErrorKind::NotConnected.into());
-        }
-        (&self.stream).write_all(bytes)
-    }
-
-    fn close(&self) {
-        self.closed.store(true, SeqCst);
-        let _ = self.stream.shutdown(Both::Both);
-    }
 }
 
 /// What shutdown and the table of live connections need from a connection,
@@ -105,20 +67,30 @@ pub(crate) struct Accepted {
 
 /// Every connection accepted and not yet finished, so shutdown can reach
 /// them and the server can wait for them to finish.
-#[derive(Default)]
 pub(crate) struct LiveConnections {
     live: Mutex<HashMap<u64, Arc<dyn LiveConn>>>,
     emptied: Condvar,
+    /// What each new socket's outgoing side is given.
+    outbox: OutboxSettings,
 }
 
 impl LiveConnections {
+    /// An empty table whose sockets write with `outbox`.
+    pub fn new(outbox: OutboxSettings) -> LiveConnections {
+        LiveConnections {
+            live: Mutex::default(),
+            emptied: Condvar::new(),
+            outbox,
+        }
+    }
+
     fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<dyn LiveConn>>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records a new connection; its id is `info.id`.
     pub fn add(&self, info: ConnInfo, stream: TcpStream) -> Accepted {
-        let socket = Arc::new(ConnSocket::new(stream));
+        let socket = ConnSocket::new(info.id, stream, self.outbox.clone());
         self.live().insert(info.id, socket.clone());
         Accepted {
             info,

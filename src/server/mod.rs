@@ -3,19 +3,24 @@
 //! This is the part every mode shares, written once: the listener
 //! (`listener.rs`), the accept loop (here), the state threads share and
 //! the table of live connections (`live.rs`), the loop that serves one
-//! connection (`connection.rs`), the counters (`stats.rs`), and the
-//! shutdown sequence. A mode (`modes/`) only says when to accept and who
-//! serves.
+//! connection (`connection.rs`), a connection's socket and its outgoing
+//! side that never blocks a writer (`outbox.rs`, over the queue in
+//! `pending.rs` and the `flusher.rs` thread that drains it), the counters
+//! (`stats.rs`), and the shutdown sequence. A mode (`modes/`) only says
+//! when to accept and who serves.
 
 mod connection;
 mod deadlines;
 mod event_conn;
 mod event_loop;
+mod flusher;
 mod lifecycle;
 mod listener;
 mod live;
 mod mailbox;
 mod modes;
+mod outbox;
+mod pending;
 mod stats;
 
 use std::net::SocketAddr;
@@ -29,9 +34,11 @@ use crate::error::{ConfigError, Error};
 use crate::handler::{ConnInfo, Handler, HandlerFactory};
 use crate::mode::Mode;
 use crate::shutdown::Shutdown;
+use flusher::Flusher;
 use listener::{BindError, Listener};
 use live::{LiveConnections, ServerState};
 use modes::Driver;
+use outbox::OutboxSettings;
 use stats::Stats;
 pub use stats::Summary;
 
@@ -59,6 +66,9 @@ pub struct Server {
     shared: Arc<ServerState>,
     listener: Listener,
     driver: Box<dyn Driver>,
+    /// Writes what connections queued as their sockets drain; stopped once
+    /// every connection has finished or been cut.
+    flusher: Flusher,
 }
 
 impl Server {
@@ -90,12 +100,20 @@ impl Server {
                 source,
             },
         })?;
+        let write_timeout = Duration::from_millis(config.write_timeout_ms);
+        let flusher = Flusher::start(write_timeout)
+            .map_err(|e| Error::Start(format!("cannot start the flusher thread: {e}")))?;
+        let conns = LiveConnections::new(OutboxSettings {
+            limit: config.max_pending_bytes,
+            write_timeout,
+            flusher: flusher.queue().clone(),
+        });
         let shared = Arc::new(ServerState {
             config,
             factory,
             shutdown: Shutdown::new(),
             stats: Stats::new(),
-            conns: LiveConnections::default(),
+            conns,
         });
         let waker = listener.waker();
         shared.shutdown.on_trigger(move || {
@@ -115,6 +133,7 @@ impl Server {
             shared,
             listener,
             driver,
+            flusher,
         })
     }
 
@@ -152,6 +171,7 @@ impl Server {
             shared,
             mut listener,
             mut driver,
+            flusher,
         } = self;
         let next_id = AtomicU64::new(1);
         if shared.config.mode == Mode::Serial {
@@ -177,6 +197,7 @@ impl Server {
             );
         }
         shared.stats.cut.fetch_add(cut, Relaxed);
+        drop(flusher);
         drop(driver);
         shared.stats.summary()
     }
