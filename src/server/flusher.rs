@@ -10,7 +10,10 @@
 //! socket for WRITABLE, only while something waits for it: a server whose
 //! clients read what they are sent never wakes it. It also enforces
 //! `write_timeout_ms`: a connection whose client takes no byte of its queue
-//! for that long is cut, as a blocking write would have been.
+//! for that long is cut, as a blocking write would have been. The socket
+//! has the last word: the kernel reports a socket writable only once a
+//! third of its buffer is free, so at the deadline one more send is tried,
+//! and any byte it takes counts as progress.
 //!
 //! A socket is watched through its raw descriptor (mio's `SourceFd`)
 //! without taking it over: its own thread goes on reading it, blocking.

@@ -221,17 +221,22 @@ fn is_timeout(e: &std::io::Error) -> bool {
 /// Writes `bytes` again and again (at most `limit` bytes in all) until the
 /// server closes the connection; returns how many bytes went out and
 /// whether it closed. Each write is bounded by a short timeout so a server
-/// that stops reading is noticed; the loop is bounded by [`PATIENCE`].
+/// that stops reading is noticed; the loop is bounded by [`PATIENCE`]. A
+/// write cut short by its timeout is resumed where it stopped, so the
+/// stream stays whole copies of `bytes` (a line keeps its end).
 pub fn write_until_closed(stream: &mut TcpStream, bytes: &[u8], limit: usize) -> (usize, bool) {
     stream
         .set_write_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let deadline = Instant::now() + PATIENCE;
-    let mut sent = 0;
+    let (mut sent, mut at) = (0, 0);
     while sent < limit && Instant::now() < deadline {
-        match stream.write(bytes) {
+        match stream.write(&bytes[at..]) {
             Ok(0) => return (sent, true),
-            Ok(n) => sent += n,
+            Ok(n) => {
+                sent += n;
+                at = (at + n) % bytes.len();
+            }
             Err(e) if is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return (sent, true),
         }

@@ -3,16 +3,21 @@
 //! Tests run in parallel in one process and share the logger, so each looks
 //! only for lines naming its own client's address.
 
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::PATIENCE;
 
-/// Every line logged at info or worse, as `LEVEL: text`.
-fn log_lines() -> &'static Mutex<Vec<String>> {
+/// Every line logged at info or worse, as `LEVEL: text`. A test that
+/// panics while holding the lock must not fail every other test that
+/// logs, so a poisoned lock is taken as it is (lines are only pushed).
+fn log_lines() -> MutexGuard<'static, Vec<String>> {
     static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    LINES.get_or_init(|| Mutex::new(Vec::new()))
+    LINES
+        .get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 struct Recorder;
@@ -24,7 +29,7 @@ impl log::Log for Recorder {
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
             let line = format!("{}: {}", r.level(), r.args());
-            log_lines().lock().unwrap().push(line);
+            log_lines().push(line);
         }
     }
     fn flush(&self) {}
@@ -45,18 +50,14 @@ pub fn logged(parts: &[&str]) -> String {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if let Some(l) = log_lines()
-            .lock()
-            .unwrap()
             .iter()
             .find(|l| parts.iter().all(|p| l.contains(p)))
         {
             return l.clone();
         }
         if Instant::now() > deadline {
-            panic!(
-                "no log line with {parts:?}; lines: {:#?}",
-                log_lines().lock().unwrap()
-            );
+            let lines = log_lines().clone();
+            panic!("no log line with {parts:?}; lines: {lines:#?}");
         }
         thread::sleep(Duration::from_millis(10));
     }
