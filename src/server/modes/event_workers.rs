@@ -21,7 +21,6 @@ use super::Driver;
 use crate::server::event_loop::{Loops, end_orphan};
 use crate::server::live::{Accepted, ServerState};
 use crate::server::mailbox::{Done, Job, Runner};
-use crate::session::panic_text;
 
 pub(crate) struct EventWorkers {
     loops: Loops,
@@ -30,20 +29,7 @@ pub(crate) struct EventWorkers {
 impl EventWorkers {
     pub fn new(server: &Arc<ServerState>) -> std::io::Result<EventWorkers> {
         let config = &server.config;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.workers)
-            .stack_size(config.thread_stack_kb * 1024)
-            .thread_name(|i| format!("worker-{i}"))
-            // Handler panics are caught by the session; this is the last
-            // line for a bug elsewhere: rayon's default aborts the process.
-            .panic_handler(|p| {
-                log::error!(
-                    "A handler call panicked outside its handler: {}; the pool goes on.",
-                    panic_text(p.as_ref())
-                );
-            })
-            .build()
-            .map_err(std::io::Error::other)?;
+        let pool = super::worker_pool(config)?;
         let runner = OnWorkers {
             pool,
             workers: config.workers,

@@ -32,6 +32,24 @@ pub(crate) trait Driver: Send {
     fn dispatch(&mut self, conn: Accepted);
 }
 
+/// The `workers` threads of the pool and event-workers modes. Handler
+/// panics are caught per connection or per call; the panic handler is the
+/// last line for a bug elsewhere, since rayon's default aborts the process.
+pub(crate) fn worker_pool(config: &crate::config::Config) -> std::io::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(config.workers)
+        .stack_size(config.thread_stack_kb * 1024)
+        .thread_name(|i| format!("worker-{i}"))
+        .panic_handler(|p| {
+            log::error!(
+                "A worker's task panicked outside any handler: {}; the pool goes on.",
+                crate::session::panic_text(p.as_ref())
+            );
+        })
+        .build()
+        .map_err(std::io::Error::other)
+}
+
 /// The driver for `mode`, sharing the server's state.
 pub(crate) fn driver(mode: Mode, server: &Arc<ServerState>) -> std::io::Result<Box<dyn Driver>> {
     Ok(match mode {

@@ -44,20 +44,7 @@ pub(crate) struct Pool {
 impl Pool {
     pub fn new(server: &Arc<ServerState>) -> std::io::Result<Pool> {
         let config = &server.config;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.workers)
-            .stack_size(config.thread_stack_kb * 1024)
-            .thread_name(|i| format!("worker-{i}"))
-            // Handler panics are caught per connection; this is the last
-            // line for a bug elsewhere: rayon's default aborts the process.
-            .panic_handler(|p| {
-                log::error!(
-                    "A pool task panicked: {}; the pool goes on.",
-                    panic_text(p.as_ref())
-                );
-            })
-            .build()
-            .map_err(std::io::Error::other)?;
+        let pool = super::worker_pool(config)?;
         let queue = Arc::new(Queue::default());
         let tasks = Arc::new(AtomicUsize::new(0));
         let (shared, waiting, done) = (server.clone(), queue.clone(), tasks.clone());
