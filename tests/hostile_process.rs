@@ -42,6 +42,26 @@ fn start_bin(mode: Mode, framing: Framing, extra: &[&str]) -> Process {
 }
 
 /// The summary line the binary prints at exit.
+/// `n` greeted line clients of `addr`, connected by four threads; each
+/// client is greeted before the next connects, and all stay connected.
+fn greet_many(addr: std::net::SocketAddr, n: usize) -> Vec<Client> {
+    let batches: Vec<_> = (0..4)
+        .map(|_| {
+            thread::spawn(move || {
+                (0..n / 4)
+                    .map(|_| Client::greeted(addr, Framing::Line))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let clients: Vec<Client> = batches
+        .into_iter()
+        .flat_map(|b| b.join().expect("a client failed to connect"))
+        .collect();
+    assert_eq!(clients.len(), n);
+    clients
+}
+
 /// Stops `server` with SIGTERM, checks it exits 0 (`what` names the case
 /// in the message), and returns its summary line and its logs.
 fn stop_cleanly(server: Process, what: &str) -> (String, String) {
@@ -328,22 +348,7 @@ fn two_thousand_concurrent_clients_in_threads_mode() {
     Client::greeted(addr, Framing::Line).echo(b"warm");
     let rss_idle = server.rss_kb();
     let started = Instant::now();
-    // Four connecting threads; each client is greeted before the next
-    // connects, and all stay connected.
-    let batches: Vec<_> = (0..4)
-        .map(|_| {
-            thread::spawn(move || {
-                (0..N / 4)
-                    .map(|_| Client::greeted(addr, Framing::Line))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut clients: Vec<Client> = batches
-        .into_iter()
-        .flat_map(|b| b.join().expect("a client failed to connect"))
-        .collect();
-    assert_eq!(clients.len(), N);
+    let mut clients = greet_many(addr, N);
     let threads = server.threads();
     let rss_held = server.rss_kb();
     // Every held client now sends and is answered while all are connected.
@@ -396,20 +401,7 @@ fn two_thousand_idle_clients_cost_no_thread_each_in_event_modes() {
         let threads_idle = server.threads();
         let rss_idle = server.rss_kb();
         let started = Instant::now();
-        let batches: Vec<_> = (0..4)
-            .map(|_| {
-                thread::spawn(move || {
-                    (0..N / 4)
-                        .map(|_| Client::greeted(addr, Framing::Line))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut clients: Vec<Client> = batches
-            .into_iter()
-            .flat_map(|b| b.join().expect("a client failed to connect"))
-            .collect();
-        assert_eq!(clients.len(), N);
+        let mut clients = greet_many(addr, N);
         let threads = server.threads();
         let rss_held = server.rss_kb();
         for (i, c) in clients.iter_mut().enumerate() {

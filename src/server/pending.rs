@@ -6,15 +6,16 @@
 //! is the speaker's thread, and through it everyone (one member who never
 //! reads froze a room for `write_timeout_ms`). So a write takes what the
 //! socket accepts at once and queues the remainder here; someone drains the
-//! queue when the socket can take more (the blocking modes' flusher thread,
-//! an event loop in its own modes). Whole messages are queued one after
+//! queue when the socket can take more (the blocking modes' flusher thread;
+//! the event loops keep their own queue, `mailbox.rs`'s `Outgoing`, which
+//! hands sends to the loop in batches). Whole messages are queued one after
 //! the other, so the bytes on the wire are the messages in the order they
 //! were sent, never two of them mixed.
 //!
 //! The queue is pure bookkeeping, no I/O of its own: whoever owns it says
 //! how to write ([`write_with`](PendingBytes::write_with)) and when a
 //! client has too much waiting ([`fits`](PendingBytes::fits) against
-//! `max_pending_bytes`), so every mode can share it.
+//! `max_pending_bytes`).
 
 use std::io;
 
