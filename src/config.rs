@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{ConfigError, io_text};
 use crate::framing::Framing;
 use crate::mode::Mode;
+use crate::proxy_protocol::ProxyProtocol;
 use crate::settings::settings;
 
 /// The file the `tcpmodes` program reads when no `--config` is given.
@@ -26,6 +27,26 @@ settings! {
     address: String = "127.0.0.1:9999".to_string(), with_address(impl Into<String>),
         flag "addr" "IP:PORT", "Address to listen on; port 0 picks a free port",
         check_address;
+    /// Set SO_REUSEPORT on the listening socket, so several processes (or
+    /// an old and a new server during a restart) can listen on one port
+    /// and the kernel spreads new connections over them.
+    reuse_port: bool = false, with_reuse_port(bool),
+        flag "reuse-port" "BOOL" [num_args = 0..=1, default_missing_value = "true"],
+        "Share the port with other processes (SO_REUSEPORT)",
+        |_| Ok(());
+    /// Processes serving the port: the program starts this many minus one
+    /// copies of itself, each with its own listener on the same address
+    /// (implies `reuse_port`), as nginx runs its workers.
+    processes: usize = 1, with_processes(usize),
+        flag "processes" "N", "Processes sharing the port (more than 1 implies --reuse-port)",
+        range::<1, 256, _>;
+    /// Expect a PROXY protocol header (HAProxy's `send-proxy`) before the
+    /// first message, so the server learns the real client's address
+    /// behind a load balancer: `off`, `v1` (text), `v2` (binary) or `any`.
+    proxy_protocol: ProxyProtocol = ProxyProtocol::Off, with_proxy_protocol(ProxyProtocol),
+        flag "proxy-protocol" "VERSION" [value_parser = crate::names::value_parser::<ProxyProtocol>()],
+        "Expect a PROXY protocol header from a load balancer",
+        |_| Ok(());
     /// Length of the kernel's queue of connections not yet accepted (the
     /// argument of listen(2), the lesson's `s.listen(5)`). Linux caps it at
     /// `net.core.somaxconn`.
@@ -35,7 +56,7 @@ settings! {
     /// How connections are served: one at a time, a thread each, a pool,
     /// or event loops (handler calls on the loops, or on worker threads).
     mode: Mode = Mode::Serial, with_mode(Mode),
-        flag "mode" "MODE" [crate::names::value_parser::<Mode>()], "How clients are served",
+        flag "mode" "MODE" [value_parser = crate::names::value_parser::<Mode>()], "How clients are served",
         |_| Ok(());
     /// Pool mode: worker threads, so connections served at once;
     /// event-workers mode: threads running handler calls, so messages
@@ -85,7 +106,7 @@ settings! {
         |h| if h.is_empty() { Err("must name a handler".to_string()) } else { Ok(()) };
     /// How the byte stream is cut into messages.
     framing: Framing = Framing::Raw, with_framing(Framing),
-        flag "framing" "FRAMING" [crate::names::value_parser::<Framing>()], "How messages are delimited",
+        flag "framing" "FRAMING" [value_parser = crate::names::value_parser::<Framing>()], "How messages are delimited",
         |_| Ok(());
     /// Bytes that may wait to be sent to one client (replies and pushes
     /// from senders) beyond what its socket takes; past this the client is

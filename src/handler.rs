@@ -93,13 +93,23 @@ pub struct ConnInfo {
     /// A number unique within one server run, in accept order; handy as a
     /// key in shared maps because addresses can be reused.
     pub id: u64,
-    /// The client's address, as the lesson prints it.
+    /// The client's address, as the lesson prints it. Behind a load
+    /// balancer that sends the PROXY protocol (`proxy_protocol`), the real
+    /// client's address from the header, not the balancer's.
     pub peer: SocketAddr,
+    /// The address the connection really came from when `peer` was taken
+    /// from a PROXY protocol header (the balancer's); `None` when the
+    /// client connected directly.
+    pub balancer: Option<SocketAddr>,
 }
 
 impl ConnInfo {
     pub(crate) fn new(id: u64, peer: SocketAddr) -> ConnInfo {
-        ConnInfo { id, peer }
+        ConnInfo {
+            id,
+            peer,
+            balancer: None,
+        }
     }
 }
 

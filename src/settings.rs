@@ -16,7 +16,7 @@
 ///
 /// ```text
 /// /// doc
-/// name: Type = default, with_name(ArgType), flag "flag-name" "VALUE" [parser], "help", check;
+/// name: Type = default, with_name(ArgType), flag "flag-name" "VALUE" [clap arg attributes], "help", check;
 /// ```
 ///
 /// `ArgType` is the setter's parameter: the type itself, or
@@ -27,7 +27,7 @@ macro_rules! settings {
             $(#[doc = $doc:expr])*
             $name:ident : $ty:ty = $default:expr,
             $setter:ident($arg:ty),
-            flag $flag:literal $value_name:literal $([$parser:expr])?,
+            flag $flag:literal $value_name:literal $([$($extra:tt)*])?,
             $help:literal,
             $check:expr;
         )*
@@ -108,7 +108,7 @@ macro_rules! settings {
         pub(crate) struct SettingFlags {
             $(
                 #[doc = $help]
-                #[arg(long = $flag, value_name = $value_name $(, value_parser = $parser)?)]
+                #[arg(long = $flag, value_name = $value_name $(, $($extra)*)?)]
                 $name: Option<$ty>,
             )*
         }

@@ -45,7 +45,7 @@ pub(crate) enum BindError {
 
 impl Listener {
     /// Resolves `address`, binds it and listens with `backlog`.
-    pub fn bind(address: &str, backlog: u32) -> Result<Listener, BindError> {
+    pub fn bind(address: &str, backlog: u32, reuse_port: bool) -> Result<Listener, BindError> {
         let addr = address
             .to_socket_addrs()
             .map_err(|e| BindError::Resolve(crate::error::io_text(&e)))?
@@ -57,6 +57,10 @@ impl Listener {
         // TIME_WAIT; it does not let two servers share a port on Linux.
         #[cfg(unix)]
         socket.set_reuse_address(true).map_err(BindError::Io)?;
+        #[cfg(unix)]
+        if reuse_port {
+            socket.set_reuse_port(true).map_err(BindError::Io)?;
+        }
         socket.bind(&addr.into()).map_err(BindError::Io)?;
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         socket.listen(backlog).map_err(BindError::Io)?;

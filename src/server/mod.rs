@@ -89,7 +89,12 @@ impl Server {
         factory: Box<HandlerFactory>,
     ) -> Result<Server, Error> {
         config.validate()?;
-        let listener = Listener::bind(&config.address, config.backlog).map_err(|e| match e {
+        let listener = Listener::bind(
+            &config.address,
+            config.backlog,
+            config.reuse_port || config.processes > 1,
+        )
+        .map_err(|e| match e {
             BindError::Resolve(m) => Error::Config(ConfigError::new(
                 config.origin("address").map(str::to_string),
                 format!("address: cannot resolve `{}`: {m}", config.address),
