@@ -46,13 +46,19 @@ pub(crate) fn answer(message: &[u8], out: &mut Vec<u8>) {
 #[derive(Clone, Debug, Default)]
 pub struct EchoHandler {
     delay: Duration,
+    /// The reply being built, kept between messages so a busy connection
+    /// does not allocate one per message.
+    reply: Vec<u8>,
 }
 
 impl EchoHandler {
     /// An echo handler that waits `delay` before each reply, like the
     /// lesson's `time.sleep(1)`.
     pub fn new(delay: Duration) -> EchoHandler {
-        EchoHandler { delay }
+        EchoHandler {
+            delay,
+            reply: Vec::new(),
+        }
     }
 }
 
@@ -69,9 +75,9 @@ impl Handler for EchoHandler {
         if is_exit(message) {
             return Action::Close;
         }
-        let mut reply = Vec::new();
-        answer(message, &mut reply);
-        ctx.reply(reply);
+        self.reply.clear();
+        answer(message, &mut self.reply);
+        ctx.reply(&self.reply);
         Action::Continue
     }
 }

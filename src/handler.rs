@@ -51,6 +51,10 @@ pub enum DisconnectReason {
     /// [`Sender`]s), so it was cut rather than let one slow reader hold up
     /// everyone who sends to it (Redis's output-buffer limit, IRC's SendQ).
     SlowConsumer,
+    /// The server closed it through [`Sender::close`], e.g. a chat room
+    /// kicking a member; told apart from the client leaving so a room can
+    /// say who was kicked.
+    Closed,
     /// Any other socket error.
     Error(String),
 }
@@ -81,6 +85,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::SlowConsumer => {
                 f.write_str("too slow: more than max_pending_bytes waiting to be sent to it")
             }
+            DisconnectReason::Closed => f.write_str("closed by the server (Sender::close)"),
             DisconnectReason::Error(m) => write!(f, "error: {m}"),
         }
     }

@@ -242,7 +242,15 @@ fn threads_at_max_connections_make_the_next_client_wait_not_fail() {
 fn verbose_log_narrates_who_waited_in_every_mode() {
     use common::process::Process;
     for mode in Mode::ALL {
-        let server = Process::bin(&["-v", "--mode", mode.name(), "--workers", "2"]);
+        let server = Process::bin(&[
+            "--addr",
+            "127.0.0.1:0",
+            "-v",
+            "--mode",
+            mode.name(),
+            "--workers",
+            "2",
+        ]);
         let mut first = server.connect(Framing::Raw);
         first.expect(b"Welcome!");
         let mut second = server.connect(Framing::Raw);
@@ -295,7 +303,17 @@ fn verbose_log_narrates_who_waited_in_every_mode() {
 #[test]
 fn verbose_log_says_when_a_slow_handler_held_up_its_event_loop() {
     use common::process::Process;
-    let server = Process::bin(&["-v", "--mode", "event", "--loops", "1", "--delay-ms", "200"]);
+    let server = Process::bin(&[
+        "--addr",
+        "127.0.0.1:0",
+        "-v",
+        "--mode",
+        "event",
+        "--loops",
+        "1",
+        "--delay-ms",
+        "200",
+    ]);
     let mut a = server.connect(Framing::Raw);
     a.expect(b"Welcome!");
     let mut b = server.connect(Framing::Raw);

@@ -644,3 +644,62 @@ fn a_client_that_never_reads_its_pushes_is_cut_as_too_slow_in_event_modes() {
         assert_eq!(s.errors + s.timeouts, 0, "{mode}: {s}");
     }
 }
+
+/// Members whose `kick` closes every other member through its `Sender`
+/// (as a moderator's command would); each member's `on_disconnect`
+/// reports its reason to the test.
+struct Kicker {
+    members: Arc<std::sync::Mutex<Vec<tcpmodes::Sender>>>,
+    reasons: std::sync::mpsc::Sender<DisconnectReason>,
+}
+
+impl Handler for Kicker {
+    fn on_connect(&mut self, ctx: &mut Context<'_>) -> Action {
+        let mut members = self.members.lock().unwrap();
+        members.push(ctx.sender().clone());
+        ctx.reply(format!("in {}", members.len()));
+        Action::Continue
+    }
+    fn on_message(&mut self, _: &[u8], ctx: &mut Context<'_>) -> Action {
+        for member in self.members.lock().unwrap().iter() {
+            if member.id() != ctx.id() {
+                member.close();
+            }
+        }
+        ctx.reply("kicked");
+        Action::Continue
+    }
+    fn on_disconnect(&mut self, _: ConnInfo, reason: &DisconnectReason) {
+        let _ = self.reasons.send(reason.clone());
+    }
+}
+
+/// `Sender::close` ends the connection with `DisconnectReason::Closed` in
+/// every mode that serves two clients at once, so a room can tell a kick
+/// from a client leaving; the kicker is served on.
+#[test]
+fn a_connection_closed_by_a_sender_ends_with_reason_closed() {
+    for mode in Mode::ALL.into_iter().filter(|m| *m != Mode::Serial) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let members = Arc::default();
+        let server = start_with(config(mode, Framing::Line), move || Kicker {
+            members: Arc::clone(&members),
+            reasons: tx.clone(),
+        });
+        let addr = server.local_addr();
+        let mut kicked = Client::connect(addr, Framing::Line);
+        assert_eq!(kicked.recv_line(), "in 1", "{mode}");
+        let mut moderator = Client::connect(addr, Framing::Line);
+        assert_eq!(moderator.recv_line(), "in 2", "{mode}");
+        assert_eq!(moderator.ask("kick"), "kicked", "{mode}");
+        assert!(
+            kicked.closed_within(PATIENCE).is_some(),
+            "{mode}: not closed"
+        );
+        let reason = rx.recv_timeout(PATIENCE).expect("on_disconnect ran");
+        assert_eq!(reason, DisconnectReason::Closed, "{mode}");
+        assert_eq!(moderator.ask("again"), "kicked", "{mode}: still served");
+        drop(moderator);
+        server.stop();
+    }
+}

@@ -76,8 +76,10 @@ pub(crate) struct Conn {
     pub accepted_at: Instant,
     pub stream: mio::net::TcpStream,
     pub out: Arc<Outgoing>,
-    /// `None` while a worker runs one of its handler calls.
-    pub session: Option<Session>,
+    /// `None` while a worker runs one of its handler calls. Boxed because
+    /// it travels (to the handler call and back) once per message, and a
+    /// pointer moves cheaper than the whole session.
+    pub session: Option<Box<Session>>,
     /// A handler call was lost (a bug outside the handler): end without it.
     lost: bool,
     /// Bytes being written, taken from the replies or the outgoing queue.
@@ -117,7 +119,7 @@ impl Conn {
             accepted_at,
             stream,
             out,
-            session: Some(session),
+            session: Some(Box::new(session)),
             lost: false,
             sending: Vec::new(),
             sent: 0,
@@ -193,7 +195,7 @@ impl Conn {
             // replies gathered) before anything is written or read again.
             if self.ending.is_none()
                 && self.pending() < HIGH_WATER
-                && self.session.as_mut().is_some_and(Session::has_input)
+                && self.session.as_mut().is_some_and(|s| s.has_input())
             {
                 let job = Job {
                     session: self.session.take().expect("checked at home"),

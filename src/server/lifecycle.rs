@@ -89,6 +89,9 @@ pub(crate) fn close(
         DisconnectReason::ClientClosed | DisconnectReason::Exit => {
             log::info!("Connection from {} closed.", info.peer)
         }
+        DisconnectReason::Closed => {
+            log::info!("Connection from {} closed by the server.", info.peer)
+        }
         DisconnectReason::Shutdown => {
             log::info!(
                 "Connection from {} closed (server shutting down).",

@@ -16,7 +16,6 @@ use super::outbox::{ConnSocket, OutboxSettings};
 use super::stats::Stats;
 use crate::config::Config;
 use crate::handler::{ConnInfo, HandlerFactory};
-use crate::sender::Outbox;
 use crate::shutdown::Shutdown;
 
 /// State every thread of one server shares.
@@ -47,12 +46,12 @@ impl LiveConn for ConnSocket {
         if self.started.load(SeqCst) {
             let _ = self.stream.shutdown(Both::Read);
         } else {
-            Outbox::close(self);
+            self.close_plainly();
         }
     }
 
     fn close(&self) {
-        Outbox::close(self);
+        self.close_plainly();
     }
 }
 

@@ -13,7 +13,7 @@
 //! made meanwhile.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -77,7 +77,7 @@ pub(crate) struct Arrival {
 /// run on it (event mode): the session travels with it and comes back in
 /// the [`Done`].
 pub(crate) struct Job {
-    pub session: Session,
+    pub session: Box<Session>,
     pub slot: usize,
     pub id: u64,
     /// Where the [`Done`] goes when the call runs on another thread.
@@ -111,7 +111,7 @@ pub(crate) trait Runner: Send + Sync {
 pub(crate) struct Done {
     /// `None` only if the call was lost to a bug outside the handler (its
     /// own panics are caught by the session): the connection is then closed.
-    pub session: Option<Session>,
+    pub session: Option<Box<Session>>,
     pub step: Step,
     pub slot: usize,
     pub id: u64,
@@ -213,7 +213,7 @@ impl Cut {
     pub fn reason(self) -> DisconnectReason {
         match self {
             Cut::TooSlow => DisconnectReason::SlowConsumer,
-            Cut::Closed => DisconnectReason::Exit,
+            Cut::Closed => DisconnectReason::Closed,
             Cut::Shutdown => DisconnectReason::Shutdown,
         }
     }
@@ -233,6 +233,13 @@ pub(crate) struct Outgoing {
     /// Bytes not yet written: the loop's buffer in hand plus the queue.
     /// Kept outside the lock so the loop can count writes without it.
     pending: AtomicUsize,
+    /// Mirrors of `state.cut.is_some()` and `!state.queued.is_empty()`,
+    /// written under the lock and read without it, so the loop's checks on
+    /// every message cost no lock when (as nearly always) nothing was
+    /// sent or cut. Reading a stale `false` is harmless: whatever set it
+    /// also left a note, which brings the loop back to look under the lock.
+    is_cut: AtomicBool,
+    has_queued: AtomicBool,
     state: Mutex<OutState>,
 }
 
@@ -257,6 +264,8 @@ impl Outgoing {
             home,
             max_pending,
             pending: AtomicUsize::new(0),
+            is_cut: AtomicBool::new(false),
+            has_queued: AtomicBool::new(false),
             state: Mutex::new(OutState::default()),
         }
     }
@@ -279,8 +288,10 @@ impl Outgoing {
     fn cut_now(&self, state: &mut OutState, cut: Cut) {
         if state.cut.is_none() {
             state.cut = Some(cut);
+            self.is_cut.store(true, Relaxed);
             // Nobody will write them now: give the memory back at once.
             state.queued = Vec::new();
+            self.has_queued.store(false, Relaxed);
             // Always a note of its own: one already on its way may have
             // been taken before the cut, and a client that reads nothing
             // gives the loop no other reason to look.
@@ -301,11 +312,16 @@ impl Outgoing {
         let mut state = self.state();
         state.slot = None;
         state.cut.get_or_insert(Cut::Closed);
+        self.is_cut.store(true, Relaxed);
         state.queued = Vec::new();
+        self.has_queued.store(false, Relaxed);
     }
 
     /// Why the connection must end, if it must.
     pub fn cut(&self) -> Option<Cut> {
+        if !self.is_cut.load(Relaxed) {
+            return None;
+        }
         self.state().cut
     }
 
@@ -327,7 +343,7 @@ impl Outgoing {
     /// Whether nothing sent waits in the queue; then a reply may go
     /// straight to the loop's buffer without overtaking a message.
     pub fn nothing_queued(&self) -> bool {
-        self.state().queued.is_empty()
+        !self.has_queued.load(Relaxed) || self.state().queued.is_empty()
     }
 
     /// Queues a reply behind the messages already sent (the loop's side of
@@ -337,6 +353,7 @@ impl Outgoing {
         let mut state = self.state();
         if state.cut.is_none() {
             state.queued.extend_from_slice(bytes);
+            self.has_queued.store(true, Relaxed);
             self.pending.fetch_add(bytes.len(), Relaxed);
         }
     }
@@ -344,9 +361,13 @@ impl Outgoing {
     /// The loop's side: swaps the queue with `buf` (empty), so the loop
     /// writes the queued messages while senders fill the other buffer.
     pub fn take_queued(&self, buf: &mut Vec<u8>) {
+        if !self.has_queued.load(Relaxed) {
+            return;
+        }
         let mut state = self.state();
         state.noted = false;
         std::mem::swap(&mut state.queued, buf);
+        self.has_queued.store(false, Relaxed);
     }
 }
 
@@ -364,6 +385,7 @@ impl Outbox for Outgoing {
             return Err(too_slow(self.max_pending));
         }
         state.queued.extend_from_slice(bytes);
+        self.has_queued.store(true, Relaxed);
         self.pending.fetch_add(bytes.len(), Relaxed);
         self.note(&mut state);
         Ok(())

@@ -293,7 +293,19 @@ impl Outbox for ConnSocket {
         self.write(bytes, true).map(|_| ())
     }
 
+    /// [`Sender::close`](crate::Sender::close): the connection ends with
+    /// [`DisconnectReason::Closed`].
     fn close(&self) {
+        let mut out = self.out();
+        self.shut(&mut out, Some(DisconnectReason::Closed));
+    }
+}
+
+impl ConnSocket {
+    /// Closes with no reason of its own: the server is done with the
+    /// connection (it finished, or shutdown cut it), and whoever serves it
+    /// already knows why.
+    pub fn close_plainly(&self) {
         let mut out = self.out();
         self.shut(&mut out, None);
     }
@@ -530,7 +542,7 @@ mod tests {
             let socket = socket.clone();
             thread::spawn(move || socket.wait_sent(mark))
         };
-        socket.close();
+        socket.close_plainly();
         assert_eq!(waiting.join().unwrap(), Err(None), "closed, no cut reason");
         assert!(socket.write_framed(b"x").is_err());
     }
