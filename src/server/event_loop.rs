@@ -31,6 +31,7 @@ use super::event_conn::{Conn, Cx, Next};
 use super::lifecycle::{self, TimedOut};
 use super::live::{Accepted, ServerState};
 use super::mailbox::{Arrival, Done, Inbox, Mailbox, Outgoing, Runner, WAKER};
+use super::proxy_header::ProxyHeader;
 use crate::handler::DisconnectReason;
 use crate::session::Session;
 
@@ -265,6 +266,9 @@ impl EventLoop {
     /// runs here, on the loop, so every client is greeted at once however
     /// busy the workers are), then serves what it may have sent already.
     fn arrive(&mut self, arrival: Arrival) {
+        if let Some(header) = ProxyHeader::expected(self.server.config.proxy_protocol) {
+            return self.arrive_behind_balancer(arrival, header);
+        }
         let Arrival {
             info,
             mut stream,
@@ -299,6 +303,39 @@ impl EventLoop {
         );
         let step = session.start();
         let conn = Conn::new(info, accepted_at, stream, out, session, step);
+        if slot == self.conns.len() {
+            self.conns.push(Some(conn));
+        } else {
+            self.conns[slot] = Some(conn);
+        }
+        self.advance(slot);
+    }
+
+    /// Takes on a connection that must first send its PROXY protocol
+    /// header (`proxy_protocol` on): watched at once, but counted, logged
+    /// and greeted only once the header has named the client
+    /// (`event_conn.rs`), as [`arrive`](EventLoop::arrive) does then.
+    fn arrive_behind_balancer(&mut self, arrival: Arrival, header: ProxyHeader) {
+        let Arrival {
+            info,
+            mut stream,
+            out,
+            accepted_at,
+        } = arrival;
+        let slot = self.free.pop().unwrap_or(self.conns.len());
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(slot + 1),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.free.push(slot);
+            self.home.load.fetch_sub(1, Relaxed);
+            let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
+            lifecycle::close_unopened(&self.server, info, &reason, accepted_at);
+            return;
+        }
+        out.attach(slot);
+        let conn = Conn::awaiting_header(info, accepted_at, stream, out, header);
         if slot == self.conns.len() {
             self.conns.push(Some(conn));
         } else {
@@ -437,6 +474,16 @@ impl EventLoop {
         conn.out.detach();
         let stats = &self.server.stats;
         conn.tally.flush(stats);
+        if !conn.opened() {
+            // No handler: it ended while reading its PROXY header (told
+            // here), or `lifecycle::open` declined it (told there).
+            let (info, accepted_at, awaiting) = (conn.info, conn.accepted_at, conn.awaiting());
+            close_socket(conn);
+            if awaiting {
+                lifecycle::close_unopened(&self.server, info, &reason, accepted_at);
+            }
+            return;
+        }
         if let Some(mut session) = conn.session.take() {
             session.end(&reason);
         }
@@ -466,7 +513,7 @@ impl EventLoop {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            if conn.session.is_none() {
+            if conn.session.is_none() && conn.opened() {
                 // Its session is on a worker: close the socket and count
                 // it now; the session ends when the call returns.
                 conn.out.detach();

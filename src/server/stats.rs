@@ -28,6 +28,7 @@ pub(crate) struct Stats {
     pub unstarted: AtomicU64,
     pub cut: AtomicU64,
     pub slow: AtomicU64,
+    pub bad_proxy_headers: AtomicU64,
 }
 
 impl Stats {
@@ -46,6 +47,7 @@ impl Stats {
             unstarted: AtomicU64::new(0),
             cut: AtomicU64::new(0),
             slow: AtomicU64::new(0),
+            bad_proxy_headers: AtomicU64::new(0),
         }
     }
 
@@ -78,6 +80,7 @@ impl Stats {
             unstarted: self.unstarted.load(Relaxed),
             cut: self.cut.load(Relaxed),
             slow_consumers: self.slow.load(Relaxed),
+            bad_proxy_headers: self.bad_proxy_headers.load(Relaxed),
         }
     }
 }
@@ -135,7 +138,8 @@ pub struct Summary {
     pub connections: u64,
     /// Messages decoded and handed to handlers.
     pub messages: u64,
-    /// Bytes read from clients.
+    /// Bytes read from clients (a load balancer's PROXY protocol header
+    /// is not the client's, and not counted).
     pub bytes_in: u64,
     /// Bytes written to clients (replies and [`Sender`](crate::Sender) messages
     /// written by the connection itself).
@@ -158,6 +162,11 @@ pub struct Summary {
     /// Cut because more than `max_pending_bytes` waited to be sent to them
     /// ([`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
     pub slow_consumers: u64,
+    /// With `proxy_protocol` on: connections closed unserved because they
+    /// did not start with a PROXY protocol header this server accepts (a
+    /// client bypassing the balancer, a balancer sending the wrong
+    /// version, garbage). A health check's header counts as good.
+    pub bad_proxy_headers: u64,
 }
 
 impl fmt::Display for Summary {
@@ -178,7 +187,13 @@ impl fmt::Display for Summary {
             self.unstarted,
             self.slow_consumers,
             self.cut,
-        )
+        )?;
+        // Only with `proxy_protocol` on can it be non-zero: a learner's
+        // summary without a balancer stays as it was.
+        if self.bad_proxy_headers > 0 {
+            write!(f, ", {} bad PROXY headers", self.bad_proxy_headers)?;
+        }
+        Ok(())
     }
 }
 
@@ -188,5 +203,24 @@ fn count(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_proxy_headers_are_shown_only_when_there_were_some() {
+        let mut summary = Summary {
+            connections: 1,
+            ..Summary::default()
+        };
+        let plain = summary.to_string();
+        assert!(!plain.contains("PROXY"), "{plain}");
+        summary.bad_proxy_headers = 3;
+        let shown = summary.to_string();
+        assert!(shown.starts_with(&plain), "{shown}");
+        assert!(shown.ends_with(", 3 bad PROXY headers"), "{shown}");
     }
 }
