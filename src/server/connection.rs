@@ -20,18 +20,31 @@ use std::time::{Duration, Instant};
 use super::lifecycle::{self, TimedOut};
 use super::live::{Accepted, ServerState};
 use super::outbox::ConnSocket;
+use super::proxy_header::{ProxyHeader, Verdict};
 use super::stats::{Stats, Tally};
-use crate::handler::DisconnectReason;
+use crate::handler::{ConnInfo, DisconnectReason};
 use crate::session::{Session, Step};
 
 /// Serves `conn` to the end on the calling thread.
 pub(crate) fn serve(server: &ServerState, conn: Accepted) {
     let Accepted {
-        info,
+        mut info,
         socket,
         accepted_at,
     } = conn;
     socket.started.store(true, SeqCst);
+    // Behind a balancer the header comes first: it names the client the
+    // handler and every log line must see.
+    let mut early = Vec::new();
+    if let Some(header) = ProxyHeader::expected(server.config.proxy_protocol) {
+        match read_proxy_header(server, &socket, &mut info, header) {
+            Ok(rest) => early = rest,
+            Err(reason) => {
+                lifecycle::close_unopened(server, info, &reason, accepted_at);
+                return;
+            }
+        }
+    }
     let Some(handler) = lifecycle::open(server, info, accepted_at) else {
         return;
     };
@@ -43,7 +56,7 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         config.max_message_bytes,
         socket.clone(),
     );
-    let (reason, timed_out) = drive(server, &socket, &mut session);
+    let (reason, timed_out) = drive(server, &socket, &mut session, &early);
     let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
     session.end(&reason);
     lifecycle::close(
@@ -56,12 +69,66 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
     );
 }
 
+/// Reads connection `info`'s PROXY protocol header (`proxy_protocol` on),
+/// blocking, within `read_timeout_ms` counted from here: the I/O around
+/// the sans-IO reader (`proxy_header.rs`) the event loops share. On
+/// success `info` names the header's client and the bytes read after the
+/// header (the client's first data) are returned; otherwise why the
+/// connection must close unopened (see [`lifecycle::close_unopened`]).
+fn read_proxy_header(
+    server: &ServerState,
+    socket: &ConnSocket,
+    info: &mut ConnInfo,
+    mut header: ProxyHeader,
+) -> Result<Vec<u8>, DisconnectReason> {
+    let config = &server.config;
+    let mut stream = &socket.stream;
+    let read_timeout = Duration::from_millis(config.read_timeout_ms);
+    let started = Instant::now();
+    // The session's read size: data after the header in the same read is
+    // the first read the session gets, as it would without a header.
+    let mut buf = vec![0u8; config.framing.read_size(config.max_message_bytes)];
+    loop {
+        if !read_timeout.is_zero() {
+            let left = read_timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(DisconnectReason::Timeout);
+            }
+            let _ = stream.set_read_timeout(Some(left));
+        }
+        let n = match stream.read(&mut buf) {
+            // Shutdown stops the read (`stop_reading`): never served.
+            Ok(0) if server.shutdown.is_triggered() => return Err(DisconnectReason::Shutdown),
+            Ok(0) => {
+                return Err(header
+                    .cut_short()
+                    .map_or(DisconnectReason::ClientClosed, DisconnectReason::Protocol));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DisconnectReason::from_io(&e)),
+        };
+        match header.feed(&buf[..n]) {
+            Verdict::NeedMore => {}
+            Verdict::Invalid(why) => return Err(DisconnectReason::Protocol(why)),
+            Verdict::Done(found) => {
+                found.apply(info);
+                buf.copy_within(found.used..n, 0);
+                buf.truncate(n - found.used);
+                return Ok(buf);
+            }
+        }
+    }
+}
+
 /// The read-handle-write loop; returns why the connection ended (and, for
-/// a timeout, which one).
+/// a timeout, which one). `early` is the client's data read with its PROXY
+/// header, handled first.
 fn drive(
     server: &ServerState,
     socket: &ConnSocket,
     session: &mut Session,
+    early: &[u8],
 ) -> (DisconnectReason, TimedOut) {
     let reading = |reason| (reason, TimedOut::Reading);
     let mut counts = Counts::new(&server.stats);
@@ -74,6 +141,14 @@ fn drive(
     let mut last_message = Instant::now();
     let mut timeout_set = None;
     let mut step = session.start();
+    if !early.is_empty() && step == Step::Continue {
+        counts.bytes_in += early.len() as u64;
+        step = session.receive(early);
+        if session.messages() > 0 {
+            counts.add_messages(session.messages());
+            last_message = Instant::now();
+        }
+    }
     loop {
         if !session.output().is_empty() {
             let sent = socket

@@ -16,9 +16,10 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lifecycle::TimedOut;
+use super::lifecycle::{self, TimedOut};
 use super::live::ServerState;
 use super::mailbox::{Done, Job, Mailbox, Outgoing, Runner};
+use super::proxy_header::{Found, ProxyHeader, Verdict};
 use super::stats::{Stats, Tally};
 use crate::config::Config;
 use crate::handler::{ConnInfo, DisconnectReason};
@@ -70,9 +71,23 @@ pub(crate) struct Cx<'a> {
     pub slot: usize,
 }
 
+/// Where a connection stands with its handler.
+#[derive(Debug)]
+enum Stage {
+    /// Reading its PROXY protocol header (`proxy_protocol` on): no handler
+    /// yet, since the header names the client the handler must see.
+    Header(ProxyHeader),
+    /// Its handler exists: served.
+    Open,
+    /// Its header came, but `lifecycle::open` declined it (shutdown came,
+    /// or the factory panicked), and already counted and finished it.
+    Declined,
+}
+
 /// One connection owned by an event loop.
 pub(crate) struct Conn {
     pub info: ConnInfo,
+    stage: Stage,
     pub accepted_at: Instant,
     pub stream: mio::net::TcpStream,
     pub out: Arc<Outgoing>,
@@ -112,12 +127,42 @@ impl Conn {
         session: Session,
         step: Step,
     ) -> Conn {
-        let mut conn = Conn {
+        let mut conn = Conn::blank(info, accepted_at, stream, out, Stage::Open);
+        conn.session = Some(session);
+        if let Step::Close(reason) = step {
+            conn.end_after_writing(reason);
+        }
+        conn.take_reply();
+        conn
+    }
+
+    /// A connection that must first send its PROXY protocol header; it is
+    /// opened (counted, logged, greeted) once `header` has read it.
+    pub fn awaiting_header(
+        info: ConnInfo,
+        accepted_at: Instant,
+        stream: mio::net::TcpStream,
+        out: Arc<Outgoing>,
+        header: ProxyHeader,
+    ) -> Conn {
+        Conn::blank(info, accepted_at, stream, out, Stage::Header(header))
+    }
+
+    /// A connection with no session yet.
+    fn blank(
+        info: ConnInfo,
+        accepted_at: Instant,
+        stream: mio::net::TcpStream,
+        out: Arc<Outgoing>,
+        stage: Stage,
+    ) -> Conn {
+        Conn {
             info,
+            stage,
             accepted_at,
             stream,
             out,
-            session: Some(session),
+            session: None,
             lost: false,
             sending: Vec::new(),
             sent: 0,
@@ -132,12 +177,19 @@ impl Conn {
             counted: 0,
             tally: Tally::default(),
             armed: None,
-        };
-        if let Step::Close(reason) = step {
-            conn.end_after_writing(reason);
         }
-        conn.take_reply();
-        conn
+    }
+
+    /// Whether its handler was made: `false` while it reads its PROXY
+    /// protocol header, and if it never got one.
+    pub fn opened(&self) -> bool {
+        matches!(self.stage, Stage::Open)
+    }
+
+    /// Whether it is still reading its PROXY protocol header: ending now,
+    /// it is closed by [`lifecycle::close_unopened`].
+    pub fn awaiting(&self) -> bool {
+        matches!(self.stage, Stage::Header(_))
     }
 
     fn end_after_writing(&mut self, reason: DisconnectReason) {
@@ -177,6 +229,11 @@ impl Conn {
     /// Does everything that can be done now without waiting: handler calls
     /// for the messages received, writes, reads; then says what is next.
     pub fn advance(&mut self, cx: &mut Cx<'_>) -> Next {
+        if self.awaiting()
+            && let Some(next) = self.read_header(cx)
+        {
+            return next;
+        }
         let mut reads = 0;
         loop {
             if let Some(cut) = self.out.cut() {
@@ -273,6 +330,88 @@ impl Conn {
         }
     }
 
+    /// Reads the PROXY protocol header as far as the socket has it, and
+    /// opens the connection once it is complete: the event loops' I/O
+    /// around the sans-IO reader (`proxy_header.rs`) the blocking loop
+    /// shares. `None` once opened (serve on); else what is next.
+    fn read_header(&mut self, cx: &mut Cx<'_>) -> Option<Next> {
+        let config = &cx.server.config;
+        let size = config.framing.read_size(config.max_message_bytes);
+        loop {
+            if let Some(cut) = self.out.cut() {
+                // Still waiting at shutdown's deadline.
+                self.end_now(cut.reason(), TimedOut::Reading);
+            }
+            if let Some(e) = &self.ending {
+                return Some(Next::End(e.reason.clone(), e.timed_out));
+            }
+            let Stage::Header(header) = &mut self.stage else {
+                return None;
+            };
+            if !self.readable {
+                return Some(if cx.draining {
+                    Next::End(DisconnectReason::Shutdown, TimedOut::Reading)
+                } else {
+                    Next::Wait
+                });
+            }
+            let reason = match (&self.stream).read(&mut cx.buf[..size]) {
+                Ok(0) if cx.draining => DisconnectReason::Shutdown,
+                Ok(0) => header
+                    .cut_short()
+                    .map_or(DisconnectReason::ClientClosed, DisconnectReason::Protocol),
+                Ok(n) => match header.feed(&cx.buf[..n]) {
+                    Verdict::NeedMore => continue,
+                    Verdict::Invalid(why) => DisconnectReason::Protocol(why),
+                    Verdict::Done(found) => return self.open(cx, found, n),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => DisconnectReason::from_io(&e),
+            };
+            return Some(Next::End(reason, TimedOut::Reading));
+        }
+    }
+
+    /// Its PROXY header is complete (`found`, in a read of `n` bytes in the
+    /// loop's buffer): opened as any connection is on arrival, now naming
+    /// the header's client; the read's bytes after the header are the
+    /// client's first data. `None` to serve on.
+    fn open(&mut self, cx: &mut Cx<'_>, found: Found, n: usize) -> Option<Next> {
+        found.apply(&mut self.info);
+        let server = cx.server;
+        let Some(handler) = lifecycle::open(server, self.info, self.accepted_at) else {
+            self.stage = Stage::Declined;
+            return Some(Next::End(DisconnectReason::Shutdown, TimedOut::Reading));
+        };
+        self.stage = Stage::Open;
+        let config = &server.config;
+        let mut session = Session::new(
+            handler,
+            self.info,
+            config.framing,
+            config.max_message_bytes,
+            self.out.clone(),
+        );
+        let step = session.start();
+        let early = &cx.buf[found.used..n];
+        if !early.is_empty() {
+            self.tally.bytes_in += early.len() as u64;
+            session.push(early);
+        }
+        self.session = Some(session);
+        // The header counts as a message for the idle clock.
+        self.last_message = Instant::now();
+        if let Step::Close(reason) = step {
+            self.end_after_writing(reason);
+        }
+        self.take_reply();
+        None
+    }
+
     /// A handler call came back: the session is home again, its messages
     /// are counted, its replies queued, its decision noted.
     pub fn returned(&mut self, done: Done, stats: &Stats) {
@@ -363,11 +502,15 @@ impl Conn {
         result
     }
 
-    /// Whether the connection waits for its client to send: the read
-    /// deadline runs only then (not while a handler call is out, nor while
-    /// the client is not taking its replies: the write deadline runs then).
+    /// Whether the connection waits for its client to send (its PROXY
+    /// header or a message): the read deadline runs only then (not while a
+    /// handler call is out, nor while the client is not taking its
+    /// replies: the write deadline runs then).
     fn waits_for_client(&self) -> bool {
-        self.session.is_some() && self.ending.is_none() && !self.eof && self.pending() < HIGH_WATER
+        (self.session.is_some() || self.awaiting())
+            && self.ending.is_none()
+            && !self.eof
+            && self.pending() < HIGH_WATER
     }
 
     /// The earliest of the connection's deadlines now, if any runs.

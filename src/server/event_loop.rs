@@ -31,7 +31,8 @@ use super::event_conn::{Conn, Cx, Next};
 use super::lifecycle::{self, TimedOut};
 use super::live::{Accepted, ServerState};
 use super::mailbox::{Arrival, Done, Inbox, Mailbox, Outgoing, Runner, WAKER};
-use crate::handler::DisconnectReason;
+use super::proxy_header::ProxyHeader;
+use crate::handler::{DisconnectReason, Handler};
 use crate::session::Session;
 
 /// The running loops of one server, as its mode's driver holds them.
@@ -124,6 +125,14 @@ impl Drop for Loops {
             home.quit();
         }
     }
+}
+
+/// How an arriving connection starts on its loop.
+enum Opening {
+    /// Opened at once: its handler.
+    Handler(Box<dyn Handler>),
+    /// Behind a balancer: its PROXY header is read first.
+    Header(ProxyHeader),
 }
 
 /// One loop thread's state.
@@ -264,6 +273,8 @@ impl EventLoop {
     /// Takes on a new connection: counts and greets it (its `on_connect`
     /// runs here, on the loop, so every client is greeted at once however
     /// busy the workers are), then serves what it may have sent already.
+    /// Behind a balancer (`proxy_protocol`) it is counted and greeted
+    /// only once its PROXY header has named the client (`event_conn.rs`).
     fn arrive(&mut self, arrival: Arrival) {
         let Arrival {
             info,
@@ -272,9 +283,15 @@ impl EventLoop {
             accepted_at,
         } = arrival;
         let server = &self.server;
-        let Some(handler) = lifecycle::open(server, info, accepted_at) else {
-            self.home.load.fetch_sub(1, Relaxed);
-            return;
+        let opening = match ProxyHeader::expected(server.config.proxy_protocol) {
+            Some(header) => Opening::Header(header),
+            None => match lifecycle::open(server, info, accepted_at) {
+                Some(handler) => Opening::Handler(handler),
+                None => {
+                    self.home.load.fetch_sub(1, Relaxed);
+                    return;
+                }
+            },
         };
         let slot = self.free.pop().unwrap_or(self.conns.len());
         if let Err(e) = self.poll.registry().register(
@@ -285,20 +302,32 @@ impl EventLoop {
             self.free.push(slot);
             self.home.load.fetch_sub(1, Relaxed);
             let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
-            lifecycle::close(server, info, &reason, TimedOut::Reading, accepted_at, 0);
+            match opening {
+                Opening::Handler(_) => {
+                    lifecycle::close(server, info, &reason, TimedOut::Reading, accepted_at, 0)
+                }
+                Opening::Header(_) => lifecycle::close_unopened(server, info, &reason, accepted_at),
+            }
             return;
         }
         out.attach(slot);
-        let config = &server.config;
-        let mut session = Session::new(
-            handler,
-            info,
-            config.framing,
-            config.max_message_bytes,
-            out.clone(),
-        );
-        let step = session.start();
-        let conn = Conn::new(info, accepted_at, stream, out, session, step);
+        let conn = match opening {
+            Opening::Handler(handler) => {
+                let config = &server.config;
+                let mut session = Session::new(
+                    handler,
+                    info,
+                    config.framing,
+                    config.max_message_bytes,
+                    out.clone(),
+                );
+                let step = session.start();
+                Conn::new(info, accepted_at, stream, out, session, step)
+            }
+            Opening::Header(header) => {
+                Conn::awaiting_header(info, accepted_at, stream, out, header)
+            }
+        };
         if slot == self.conns.len() {
             self.conns.push(Some(conn));
         } else {
@@ -437,6 +466,16 @@ impl EventLoop {
         conn.out.detach();
         let stats = &self.server.stats;
         conn.tally.flush(stats);
+        if !conn.opened() {
+            // No handler: it ended while reading its PROXY header (told
+            // here), or `lifecycle::open` declined it (told there).
+            let (info, accepted_at, awaiting) = (conn.info, conn.accepted_at, conn.awaiting());
+            close_socket(conn);
+            if awaiting {
+                lifecycle::close_unopened(&self.server, info, &reason, accepted_at);
+            }
+            return;
+        }
         if let Some(mut session) = conn.session.take() {
             session.end(&reason);
         }
@@ -466,7 +505,7 @@ impl EventLoop {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            if conn.session.is_none() {
+            if conn.session.is_none() && conn.opened() {
                 // Its session is on a worker: close the socket and count
                 // it now; the session ends when the call returns.
                 conn.out.detach();

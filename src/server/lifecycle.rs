@@ -64,6 +64,73 @@ pub(crate) fn open(
     }
 }
 
+/// Ends connection `info` before it was opened: it never sent the PROXY
+/// protocol header it owed (`proxy_protocol` on), so no handler was made
+/// and no `Accept new connection` line logged. `info.peer` is still the
+/// socket's address (the balancer's, or whoever connected past it), which
+/// is who the one log line must name. Counted by `reason`:
+///
+/// - [`DisconnectReason::Protocol`]: a missing, bad or refused header, a
+///   warning and one more [`Summary::bad_proxy_headers`](super::Summary);
+/// - [`DisconnectReason::Timeout`]: half a header, then silence (as any
+///   slowloris, a timeout);
+/// - [`DisconnectReason::ClientClosed`] with nothing sent: a plain TCP
+///   health check, told at `info` and not counted as a fault;
+/// - [`DisconnectReason::Shutdown`]: still waiting for its header when
+///   shutdown came, counted as closed unserved;
+/// - a reset or socket error, counted as an error.
+pub(crate) fn close_unopened(
+    server: &ServerState,
+    info: ConnInfo,
+    reason: &DisconnectReason,
+    accepted_at: Instant,
+) {
+    let config = &server.config;
+    log::debug!(
+        "Client #{} ({}) done before its PROXY header: {} after {:.3} s.",
+        info.id,
+        info.peer,
+        reason,
+        accepted_at.elapsed().as_secs_f64()
+    );
+    match reason {
+        DisconnectReason::Protocol(why) => {
+            server.stats.bad_proxy_headers.fetch_add(1, Relaxed);
+            log::warn!("Refused connection from {}: {why}.", info.peer);
+        }
+        DisconnectReason::Timeout => {
+            server.stats.ended(reason);
+            log::warn!(
+                "Connection from {} closed: timeout: no complete PROXY protocol header in {} ms (read_timeout_ms).",
+                info.peer,
+                config.read_timeout_ms
+            );
+        }
+        DisconnectReason::Shutdown => {
+            server.stats.unstarted.fetch_add(1, Relaxed);
+        }
+        DisconnectReason::ClientClosed | DisconnectReason::Exit => log::info!(
+            "Connection from {} closed before sending its PROXY protocol header.",
+            info.peer
+        ),
+        DisconnectReason::Reset => {
+            server.stats.ended(reason);
+            log::info!(
+                "Connection from {} closed before its PROXY protocol header: reset by the client.",
+                info.peer
+            );
+        }
+        other => {
+            server.stats.ended(other);
+            log::warn!(
+                "Connection from {} closed before its PROXY protocol header: {other}.",
+                info.peer
+            );
+        }
+    }
+    server.conns.finish(info.id);
+}
+
 /// Ends connection `info` (its handler's `on_disconnect` has run, its
 /// traffic is counted): counts and logs why, then takes it out of the
 /// table of live connections, which closes it.

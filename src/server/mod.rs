@@ -5,8 +5,10 @@
 //! the table of live connections (`live.rs`), the loop that serves one
 //! connection (`connection.rs`), a connection's socket and its outgoing
 //! side that never blocks a writer (`outbox.rs`, over the queue in
-//! `pending.rs` and the `flusher.rs` thread that drains it), the counters
-//! (`stats.rs`), and the shutdown sequence. A mode (`modes/`) only says
+//! `pending.rs` and the `flusher.rs` thread that drains it), the PROXY
+//! protocol header read before a handler exists (`proxy_header.rs`, the
+//! same for blocking and event modes), the counters (`stats.rs`), and the
+//! shutdown sequence. A mode (`modes/`) only says
 //! when to accept and who serves.
 
 mod connection;
@@ -21,6 +23,7 @@ mod mailbox;
 mod modes;
 mod outbox;
 mod pending;
+mod proxy_header;
 mod stats;
 
 use std::net::SocketAddr;

@@ -28,6 +28,7 @@ pub(crate) struct Stats {
     pub unstarted: AtomicU64,
     pub cut: AtomicU64,
     pub slow: AtomicU64,
+    pub bad_proxy_headers: AtomicU64,
 }
 
 impl Stats {
@@ -46,6 +47,7 @@ impl Stats {
             unstarted: AtomicU64::new(0),
             cut: AtomicU64::new(0),
             slow: AtomicU64::new(0),
+            bad_proxy_headers: AtomicU64::new(0),
         }
     }
 
@@ -78,6 +80,7 @@ impl Stats {
             unstarted: self.unstarted.load(Relaxed),
             cut: self.cut.load(Relaxed),
             slow_consumers: self.slow.load(Relaxed),
+            bad_proxy_headers: self.bad_proxy_headers.load(Relaxed),
         }
     }
 }
@@ -158,6 +161,11 @@ pub struct Summary {
     /// Cut because more than `max_pending_bytes` waited to be sent to them
     /// ([`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
     pub slow_consumers: u64,
+    /// With `proxy_protocol` on: connections closed unserved because they
+    /// did not start with a PROXY protocol header this server accepts (a
+    /// client bypassing the balancer, a balancer sending the wrong
+    /// version, garbage). A health check's header counts as good.
+    pub bad_proxy_headers: u64,
 }
 
 impl fmt::Display for Summary {
@@ -178,7 +186,13 @@ impl fmt::Display for Summary {
             self.unstarted,
             self.slow_consumers,
             self.cut,
-        )
+        )?;
+        // Only with `proxy_protocol` on can it be non-zero: a learner's
+        // summary without a balancer stays as it was.
+        if self.bad_proxy_headers > 0 {
+            write!(f, ", {} bad PROXY headers", self.bad_proxy_headers)?;
+        }
+        Ok(())
     }
 }
 
