@@ -39,19 +39,22 @@ const HAPROXY_SOURCE: &str = "127.0.0.2";
 /// client the TLS frontend sees for the bench's TLS runs.
 const TLS_CLIENT_SOURCE: &str = "127.0.0.3";
 
-/// Whether haproxy runs; if not, says so in one line.
-fn have_haproxy() -> bool {
-    let ok = Command::new("haproxy")
-        .arg("-v")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+/// The haproxy program: on PATH, or where Debian puts it (/usr/sbin, which
+/// a non-root PATH may lack); `None`, said in one line, if neither runs.
+fn haproxy_program() -> Option<&'static str> {
+    let found = ["haproxy", "/usr/sbin/haproxy"].into_iter().find(|p| {
+        Command::new(p)
+            .arg("-v")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if found.is_none() {
         eprintln!("skipped: haproxy not installed (apt-get install haproxy)");
     }
-    ok
+    found
 }
 
 /// A port of 127.0.0.1 free a moment ago, for HAProxy to bind.
@@ -69,7 +72,11 @@ fn make_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
         rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
     let pem = dir.join("haproxy.pem");
     let ca = dir.join("cert.pem");
-    std::fs::write(&pem, format!("{}{}", cert.pem(), signing_key.serialize_pem())).unwrap();
+    std::fs::write(
+        &pem,
+        format!("{}{}", cert.pem(), signing_key.serialize_pem()),
+    )
+    .unwrap();
     std::fs::write(&ca, cert.pem()).unwrap();
     (pem, ca)
 }
@@ -156,7 +163,7 @@ impl Stack {
     /// Three servers on free ports, `--proxy-protocol v2`, `-v` (so each
     /// connection's end and message count are logged), and HAProxy with
     /// the deploy config in front; returns once all three are UP.
-    fn start(tag: &str) -> Stack {
+    fn start(program: &str, tag: &str) -> Stack {
         let dir = temp_dir(tag);
         let backends: Vec<Option<Process>> = (0..3)
             .map(|_| {
@@ -174,7 +181,7 @@ impl Stack {
         let (pem, ca) = make_certificate(&dir);
         let (plain, tls, tls_client) = (free_addr(), free_addr(), free_addr());
         let stats = dir.join("haproxy.sock");
-        let mut cmd = Command::new("haproxy");
+        let mut cmd = Command::new(program);
         cmd.arg("-db")
             .arg("-f")
             .arg(repo_path("deploy/haproxy.cfg"))
@@ -237,10 +244,6 @@ impl Stack {
             ca,
             dir,
         }
-    }
-
-    fn backend(&self, i: usize) -> &Process {
-        self.backends[i].as_ref().expect("still running")
     }
 
     /// Stops every server still running with SIGINT (graceful, as Ctrl+C)
@@ -343,25 +346,29 @@ fn assert_consistent(what: &str, r: &Value) {
     );
 }
 
-/// The debug lines `Client #N (ADDR) done: ... M messages.` of `logs`:
-/// (address, messages).
+/// The debug lines `Client #N (ADDR) done: REASON after S s, M messages.`
+/// of `logs`: (address, messages).
 fn finished_connections(logs: &str) -> Vec<(String, u64)> {
-    logs.lines()
-        .filter(|l| l.contains("debug: Client #") && l.contains(") done: "))
-        .filter_map(|l| {
-            let addr = l.split_once(" (")?.1.split_once(')')?.0.to_string();
-            let count = l.rsplit_once(", ")?.1.strip_suffix(" messages.")?;
-            Some((addr, count.parse().ok()?))
-        })
-        .collect()
+    finished(logs).map(|(addr, _, m)| (addr, m)).collect()
+}
+
+/// The same lines as (address, reason, messages).
+fn finished(logs: &str) -> impl Iterator<Item = (String, String, u64)> + '_ {
+    logs.lines().filter_map(|l| {
+        let rest = l.split_once("debug: Client #")?.1;
+        let (addr, rest) = rest.split_once(" (")?.1.split_once(") done: ")?;
+        let (reason, rest) = rest.rsplit_once(" after ")?;
+        let count = rest.rsplit_once(", ")?.1.strip_suffix(" messages.")?;
+        Some((addr.to_string(), reason.to_string(), count.parse().ok()?))
+    })
 }
 
 #[test]
 fn plain_and_tls_through_haproxy_answer_everything_and_the_servers_see_the_clients() {
-    if !have_haproxy() {
+    let Some(program) = haproxy_program() else {
         return;
-    }
-    let mut stack = Stack::start("haproxy-paths");
+    };
+    let mut stack = Stack::start(program, "haproxy-paths");
     // One client of our own, whose address we know.
     let mut own = Client::greeted(stack.plain, Framing::Raw);
     own.echo(b"hello through haproxy");
@@ -432,7 +439,11 @@ fn plain_and_tls_through_haproxy_answer_everything_and_the_servers_see_the_clien
     let via_tls: u64 = from(TLS_CLIENT_SOURCE).iter().map(|(_, m)| m).sum();
     // Every bench message, plus our own client's two (its `exit` counts)
     // and the Python client's six; the bench leaves without `exit`.
-    assert_eq!(direct, clients * messages + 2 + 6, "messages from 127.0.0.1");
+    assert_eq!(
+        direct,
+        clients * messages + 2 + 6,
+        "messages from 127.0.0.1"
+    );
     assert_eq!(via_tls, clients * messages, "messages via the TLS client");
     eprintln!(
         "servers saw: {} connections from 127.0.0.1 ({direct} messages), {} from the TLS client {TLS_CLIENT_SOURCE} ({via_tls}), {} health checks from {HAPROXY_SOURCE}",
@@ -440,4 +451,162 @@ fn plain_and_tls_through_haproxy_answer_everything_and_the_servers_see_the_clien
         from(TLS_CLIENT_SOURCE).len(),
         checks.len()
     );
+}
+
+/// Runs the bench against `addr` with `args` on a thread of its own while
+/// `during` acts on the stack; returns the bench's report.
+fn bench_while(addr: SocketAddr, args: &[&str], during: impl FnOnce()) -> Value {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let run = thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        bench(addr, &args)
+    });
+    during();
+    run.join().expect("the bench thread")
+}
+
+/// Short connections (`--churn`: connect, greeting, one message, close),
+/// as a balancer moves them: `clients` of them for `secs` seconds.
+fn churn_args<'a>(clients: &'a str, secs: &'a str) -> [&'a str; 7] {
+    [
+        "--churn",
+        "--clients",
+        clients,
+        "--duration",
+        secs,
+        "--timeout-ms",
+        "10000",
+    ]
+}
+
+#[test]
+fn a_server_drained_then_stopped_with_sigterm_costs_no_client_anything() {
+    let Some(program) = haproxy_program() else {
+        return;
+    };
+    let mut stack = Stack::start(program, "haproxy-term");
+    let s1 = stack.backends[0].take().unwrap();
+    let haproxy = &stack.haproxy;
+    let mut drained_in = Duration::ZERO;
+    let r = bench_while(stack.plain, &churn_args("8", "3"), || {
+        thread::sleep(Duration::from_secs(1));
+        // What an operator does before stopping a server: out of rotation
+        // (no new connection goes to it), its connections left to end.
+        let answer = haproxy.api("set server echo/s1 state drain");
+        assert!(answer.trim().is_empty(), "HAProxy said: {answer}");
+        let start = Instant::now();
+        while haproxy.server_stat("s1")["scur"] != "0" {
+            assert!(start.elapsed() < PATIENCE, "s1 never drained");
+            thread::sleep(Duration::from_millis(5));
+        }
+        drained_in = start.elapsed();
+        let exit = s1.stop("TERM");
+        assert_eq!(exit.code, Some(0), "s1: {}", exit.stderr);
+    });
+    eprintln!("s1 drained in {drained_in:?}, then stopped with SIGTERM");
+    eprintln!("{}", summary("drain, SIGTERM", &r));
+    assert_consistent("drain, SIGTERM", &r);
+    assert_eq!(n(&r, &["errors", "total"]), 0, "{}", summary("drain", &r));
+    assert_eq!(n(&r, &["clients_unanswered"]), 0);
+    // A timed run's only unanswered requests are those in flight when it
+    // ended (abandoned), none lost.
+    assert_eq!(n(&r, &["unanswered"]), n(&r, &["abandoned"]));
+    haproxy.wait_status("s1", "DOWN");
+
+    // The same stop without the drain: the server stops accepting at once
+    // (HAProxy's retries and redispatch move new connections elsewhere),
+    // answers what it has received, and closes the connections it holds
+    // idle: a client that was greeted and was about to send loses that
+    // connection. Those, and only those, may cost the clients: at most one
+    // each.
+    let s2 = stack.backends[1].take().unwrap();
+    let before = haproxy.server_stat("s2");
+    let mut exit = None;
+    let r = bench_while(stack.plain, &churn_args("8", "3"), || {
+        thread::sleep(Duration::from_secs(1));
+        exit = Some(s2.stop("TERM"));
+    });
+    let exit = exit.unwrap();
+    assert_eq!(exit.code, Some(0), "s2: {}", exit.stderr);
+    // For the record: connections from clients (not HAProxy's checks)
+    // that s2 closed at shutdown before any message came.
+    let idle_closed = finished(&exit.stderr)
+        .filter(|(a, why, m)| {
+            !a.starts_with(&format!("{HAPROXY_SOURCE}:")) && why == "server shutdown" && *m == 0
+        })
+        .count() as u64;
+    // And those it closed before their PROXY header was read (accepted,
+    // not yet served): the summary's "closed unserved".
+    let unserved: u64 = exit
+        .stdout
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" closed unserved"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no 'closed unserved' in {:?}", exit.stdout));
+    let after = haproxy.server_stat("s2");
+    let count = |stats: &std::collections::HashMap<String, String>, k: &str| -> u64 {
+        stats[k].parse().unwrap_or(0)
+    };
+    let redispatched = count(&after, "wredis") - count(&before, "wredis");
+    eprintln!("{}", summary("SIGTERM without drain", &r));
+    eprintln!(
+        "s2 closed at shutdown {idle_closed} client connections that had sent nothing and {unserved} not yet served; HAProxy redispatched {redispatched} connects it refused; s2's summary: {}",
+        exit.stdout.trim()
+    );
+    assert_consistent("SIGTERM without drain", &r);
+    let errors = n(&r, &["errors", "total"]);
+    assert_eq!(errors, n(&r, &["errors", "closed_early"]));
+    // Each client had at most one connection on s2 when it stopped (idle,
+    // not yet served, or still in its accept queue, which the kernel
+    // resets when the listener closes); every later one was refused and
+    // redispatched, so no client loses more than that one.
+    assert!(
+        errors <= 8,
+        "{errors} errors from 8 clients: HAProxy sent connections to the stopped server"
+    );
+    assert_eq!(n(&r, &["clients_unanswered"]), 0);
+    drop(stack);
+}
+
+#[test]
+fn a_server_killed_with_sigkill_costs_the_connections_it_held() {
+    let Some(program) = haproxy_program() else {
+        return;
+    };
+    let mut stack = Stack::start(program, "haproxy-kill");
+    let s1 = stack.backends[0].take().unwrap();
+    let haproxy = &stack.haproxy;
+    let mut held = 0;
+    let args = [
+        "--clients",
+        "16",
+        "--duration",
+        "3",
+        "--timeout-ms",
+        "10000",
+    ];
+    let r = bench_while(stack.plain, &args, || {
+        thread::sleep(Duration::from_secs(1));
+        held = haproxy.server_stat("s1")["scur"].parse::<u64>().unwrap();
+        let exit = s1.stop("KILL");
+        assert_eq!(exit.code, None, "killed by a signal");
+    });
+    haproxy.wait_status("s1", "DOWN");
+    let s = haproxy.server_stat("s1");
+    eprintln!("{}", summary("SIGKILL", &r));
+    eprintln!(
+        "s1 held {held} of the 16 clients when killed; HAProxy retried {} connects to it and redispatched {}",
+        s["wretr"], s["wredis"]
+    );
+    assert_consistent("SIGKILL", &r);
+    assert!(held > 0, "s1 had no client to lose");
+    // Each client whose connection went through s1 lost it (reset), at
+    // least one error each; it then reconnected, and HAProxy sent the new
+    // connection elsewhere (retried and redispatched if it picked the dead
+    // s1 before its check marked it DOWN).
+    let errors = n(&r, &["errors", "total"]);
+    assert!(errors >= held, "{}", summary("SIGKILL", &r));
+    assert_eq!(n(&r, &["clients_unanswered"]), 0);
+    assert_eq!(n(&r, &["unanswered"]), n(&r, &["abandoned"]));
+    drop(stack);
 }
