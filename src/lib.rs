@@ -28,9 +28,9 @@
 //! | `sender.rs`, `group.rs` | [`Sender`], [`Group`]: reaching a connection from elsewhere |
 //! | `session.rs` | [`Session`]: one connection's protocol without I/O (tests feed it bytes) |
 //! | `echo.rs` | [`EchoHandler`]: the lesson's protocol |
-//! | `mode.rs`, `config.rs`, `settings.rs` | [`Mode`], [`Config`]: every setting, declared once |
+//! | `mode.rs`, `proxy_protocol.rs`, `config.rs`, `settings.rs` | [`Mode`], [`ProxyProtocol`], [`Config`]: every setting, declared once |
 //! | `error.rs`, `shutdown.rs` | [`Error`], [`ConfigError`], [`Shutdown`] |
-//! | `server/` | [`Server`]: listener, accept loop, live connections, the blocking connection loop with each socket's bounded outgoing queue and the flusher thread that drains it, the event loops, stats, and `modes/` (serial, threads, pool, event, event-workers) |
+//! | `server/` | [`Server`]: listener, accept loop, live connections, the PROXY protocol header read before a handler exists, the blocking connection loop with each socket's bounded outgoing queue and the flusher thread that drains it, the event loops, stats, and `modes/` (serial, threads, pool, event, event-workers) |
 //! | `cli.rs` | [`run_cli`]: flags over the file over the defaults (feature `cli`) |
 //! | `bench/` | the load generator, reports and `compare` (feature `bench`) |
 //!

@@ -6,7 +6,8 @@
 //! balancer's address. The PROXY protocol (HAProxy's `send-proxy`,
 //! `send-proxy-v2`) puts a short header naming the real client before the
 //! first byte of the client's data. Only the names live here; the header
-//! is read by the server before the handler sees anything.
+//! is read by the server before the handler sees anything
+//! (`server/proxy_header.rs`).
 
 use std::fmt;
 

@@ -6,7 +6,9 @@
 //! is told the same way in every mode: `Accept new connection from ...`,
 //! with `-v` which thread serves it and after how long a wait, then how it
 //! ended. Written once here so the modes cannot drift apart, and a test
-//! reading the log of one mode reads them all.
+//! reading the log of one mode reads them all. Behind a load balancer a
+//! connection may also end before it is opened, for want of a good PROXY
+//! protocol header ([`close_unopened`]).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;

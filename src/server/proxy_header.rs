@@ -93,7 +93,9 @@ impl Found {
 /// The header's version, told by its first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Version {
+    /// Text: `PROXY TCP4 ...\r\n`.
     V1,
+    /// Binary: the 12-byte signature, then a length.
     V2,
 }
 
@@ -184,6 +186,7 @@ impl ProxyHeader {
         }
     }
 
+    /// A version 1 line, once `ppp` can judge it.
     fn parse_v1(&self) -> Verdict {
         let bytes = &self.kept[..];
         let start = &bytes[..bytes.len().min(V1_START.len())];
@@ -216,6 +219,7 @@ impl ProxyHeader {
         }
     }
 
+    /// A version 2 header, refused as soon as its length is too long.
     fn parse_v2(&self) -> Verdict {
         match v2::Header::try_from(&self.kept[..]) {
             Ok(header) => {
@@ -290,6 +294,7 @@ mod tests {
         h
     }
 
+    /// A version 2 `PROXY` header for an IPv4 client.
     fn v2_tcp4(client: [u8; 4], port: u16) -> Vec<u8> {
         let mut a = client.to_vec();
         a.extend_from_slice(&[10, 0, 0, 1]);
@@ -298,10 +303,12 @@ mod tests {
         v2(1, 0x11, &a, &[])
     }
 
+    /// A reader for `accept`, which is not `off`.
     fn reader(accept: ProxyProtocol) -> ProxyHeader {
         ProxyHeader::expected(accept).expect("not off")
     }
 
+    /// The header found, or the test fails.
     fn done(verdict: Verdict) -> Found {
         match verdict {
             Verdict::Done(found) => found,
@@ -309,6 +316,7 @@ mod tests {
         }
     }
 
+    /// The refusal's reason, or the test fails.
     fn invalid(verdict: Verdict) -> String {
         match verdict {
             Verdict::Invalid(why) => why,

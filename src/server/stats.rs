@@ -138,7 +138,8 @@ pub struct Summary {
     pub connections: u64,
     /// Messages decoded and handed to handlers.
     pub messages: u64,
-    /// Bytes read from clients.
+    /// Bytes read from clients (a load balancer's PROXY protocol header
+    /// is not the client's, and not counted).
     pub bytes_in: u64,
     /// Bytes written to clients (replies and [`Sender`](crate::Sender) messages
     /// written by the connection itself).
@@ -202,5 +203,24 @@ fn count(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_proxy_headers_are_shown_only_when_there_were_some() {
+        let mut summary = Summary {
+            connections: 1,
+            ..Summary::default()
+        };
+        let plain = summary.to_string();
+        assert!(!plain.contains("PROXY"), "{plain}");
+        summary.bad_proxy_headers = 3;
+        let shown = summary.to_string();
+        assert!(shown.starts_with(&plain), "{shown}");
+        assert!(shown.ends_with(", 3 bad PROXY headers"), "{shown}");
     }
 }

@@ -62,3 +62,13 @@ pub fn logged(parts: &[&str]) -> String {
         thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Every logged line (info or worse) so far containing every one of
+/// `parts`: for checking a thing was logged once, or not at all.
+pub fn lines_with(parts: &[&str]) -> Vec<String> {
+    log_lines()
+        .iter()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .cloned()
+        .collect()
+}
