@@ -8,7 +8,7 @@
 //!   not HAProxy's (which connects from 127.0.0.2: `SOURCE`);
 //! - a server taken out of rotation (`state drain`) and then stopped with
 //!   SIGTERM costs the clients nothing; one stopped with SIGTERM without
-//!   the drain costs at most the connections it held idle;
+//!   the drain costs each client at most the one connection it had there;
 //! - a server killed with SIGKILL costs its clients' connections: counted,
 //!   consistent, printed.
 //!
@@ -180,7 +180,13 @@ impl Stack {
             .collect();
         let (pem, ca) = make_certificate(&dir);
         let (plain, tls, tls_client) = (free_addr(), free_addr(), free_addr());
-        let stats = dir.join("haproxy.sock");
+        // A Unix socket's path may not pass 107 bytes, which a deep
+        // checkout's target/tmp could: the system's temporary directory.
+        let stats = std::env::temp_dir().join(format!(
+            "tcpmodes-{}.sock",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        let _ = std::fs::remove_file(&stats);
         let mut cmd = Command::new(program);
         cmd.arg("-db")
             .arg("-f")
@@ -260,6 +266,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.haproxy.stats);
     }
 }
 
@@ -586,8 +593,17 @@ fn a_server_killed_with_sigkill_costs_the_connections_it_held() {
         "10000",
     ];
     let r = bench_while(stack.plain, &args, || {
-        thread::sleep(Duration::from_secs(1));
-        held = haproxy.server_stat("s1")["scur"].parse::<u64>().unwrap();
+        // Half a second of load, then as soon as s1 holds some clients
+        // (a slow machine may take longer to connect them all).
+        thread::sleep(Duration::from_millis(500));
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            held = haproxy.server_stat("s1")["scur"].parse::<u64>().unwrap();
+            if held > 0 {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
         let exit = s1.stop("KILL");
         assert_eq!(exit.code, None, "killed by a signal");
     });
