@@ -170,6 +170,38 @@ fn refused(client: &mut Client, what: &str, mode: Mode) {
 
 // --------------------------------------------------------------- tests
 
+/// A balancer reaching the server over IPv6 ([::1]), announcing an IPv4
+/// client: the families of the socket and of the header are independent.
+/// Skipped where [::1] cannot be bound.
+#[test]
+fn a_balancer_on_ipv6_in_every_mode() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: cannot bind [::1]");
+        return;
+    }
+    each_mode(|mode| {
+        record_logs();
+        let mut config = local_config(mode).with_address("[::1]:0");
+        config.proxy_protocol = ProxyProtocol::Any;
+        config.framing = Framing::Line;
+        config.workers = 2;
+        let ended = Arc::new(Mutex::new(Vec::new()));
+        let server = serve(config, move || WhoAmI {
+            ended: ended.clone(),
+        });
+        let real = addr("203.0.113.70:7070");
+        for header in [v1(real), v2(Some(real))] {
+            let mut c = Client::connect(server.local_addr(), Framing::Line);
+            assert!(c.local().starts_with("[::1]:"), "{}", c.local());
+            c.send_raw(&header);
+            assert_eq!(c.recv_line(), welcome(real, &c), "{mode}");
+            c.close();
+        }
+        let summary = server.stop();
+        assert_eq!(summary.connections, 2, "{mode}: {summary}");
+    });
+}
+
 /// Headers of both versions, for IPv4 and IPv6 clients, written together
 /// with the first message: the handler sees the header's client as its
 /// peer and the socket's address as the balancer, then gets the message

@@ -32,7 +32,7 @@ use super::lifecycle::{self, TimedOut};
 use super::live::{Accepted, ServerState};
 use super::mailbox::{Arrival, Done, Inbox, Mailbox, Outgoing, Runner, WAKER};
 use super::proxy_header::ProxyHeader;
-use crate::handler::{DisconnectReason, Handler};
+use crate::handler::DisconnectReason;
 use crate::session::Session;
 
 /// The running loops of one server, as its mode's driver holds them.
@@ -125,14 +125,6 @@ impl Drop for Loops {
             home.quit();
         }
     }
-}
-
-/// How an arriving connection starts on its loop.
-enum Opening {
-    /// Opened at once: its handler.
-    Handler(Box<dyn Handler>),
-    /// Behind a balancer: its PROXY header is read first.
-    Header(ProxyHeader),
 }
 
 /// One loop thread's state.
@@ -273,9 +265,10 @@ impl EventLoop {
     /// Takes on a new connection: counts and greets it (its `on_connect`
     /// runs here, on the loop, so every client is greeted at once however
     /// busy the workers are), then serves what it may have sent already.
-    /// Behind a balancer (`proxy_protocol`) it is counted and greeted
-    /// only once its PROXY header has named the client (`event_conn.rs`).
     fn arrive(&mut self, arrival: Arrival) {
+        if let Some(header) = ProxyHeader::expected(self.server.config.proxy_protocol) {
+            return self.arrive_behind_balancer(arrival, header);
+        }
         let Arrival {
             info,
             mut stream,
@@ -283,15 +276,9 @@ impl EventLoop {
             accepted_at,
         } = arrival;
         let server = &self.server;
-        let opening = match ProxyHeader::expected(server.config.proxy_protocol) {
-            Some(header) => Opening::Header(header),
-            None => match lifecycle::open(server, info, accepted_at) {
-                Some(handler) => Opening::Handler(handler),
-                None => {
-                    self.home.load.fetch_sub(1, Relaxed);
-                    return;
-                }
-            },
+        let Some(handler) = lifecycle::open(server, info, accepted_at) else {
+            self.home.load.fetch_sub(1, Relaxed);
+            return;
         };
         let slot = self.free.pop().unwrap_or(self.conns.len());
         if let Err(e) = self.poll.registry().register(
@@ -302,32 +289,53 @@ impl EventLoop {
             self.free.push(slot);
             self.home.load.fetch_sub(1, Relaxed);
             let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
-            match opening {
-                Opening::Handler(_) => {
-                    lifecycle::close(server, info, &reason, TimedOut::Reading, accepted_at, 0)
-                }
-                Opening::Header(_) => lifecycle::close_unopened(server, info, &reason, accepted_at),
-            }
+            lifecycle::close(server, info, &reason, TimedOut::Reading, accepted_at, 0);
             return;
         }
         out.attach(slot);
-        let conn = match opening {
-            Opening::Handler(handler) => {
-                let config = &server.config;
-                let mut session = Session::new(
-                    handler,
-                    info,
-                    config.framing,
-                    config.max_message_bytes,
-                    out.clone(),
-                );
-                let step = session.start();
-                Conn::new(info, accepted_at, stream, out, session, step)
-            }
-            Opening::Header(header) => {
-                Conn::awaiting_header(info, accepted_at, stream, out, header)
-            }
-        };
+        let config = &server.config;
+        let mut session = Session::new(
+            handler,
+            info,
+            config.framing,
+            config.max_message_bytes,
+            out.clone(),
+        );
+        let step = session.start();
+        let conn = Conn::new(info, accepted_at, stream, out, session, step);
+        if slot == self.conns.len() {
+            self.conns.push(Some(conn));
+        } else {
+            self.conns[slot] = Some(conn);
+        }
+        self.advance(slot);
+    }
+
+    /// Takes on a connection that must first send its PROXY protocol
+    /// header (`proxy_protocol` on): watched at once, but counted, logged
+    /// and greeted only once the header has named the client
+    /// (`event_conn.rs`), as [`arrive`](EventLoop::arrive) does then.
+    fn arrive_behind_balancer(&mut self, arrival: Arrival, header: ProxyHeader) {
+        let Arrival {
+            info,
+            mut stream,
+            out,
+            accepted_at,
+        } = arrival;
+        let slot = self.free.pop().unwrap_or(self.conns.len());
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(slot + 1),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.free.push(slot);
+            self.home.load.fetch_sub(1, Relaxed);
+            let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
+            lifecycle::close_unopened(&self.server, info, &reason, accepted_at);
+            return;
+        }
+        out.attach(slot);
+        let conn = Conn::awaiting_header(info, accepted_at, stream, out, header);
         if slot == self.conns.len() {
             self.conns.push(Some(conn));
         } else {
