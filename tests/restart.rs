@@ -34,29 +34,26 @@ struct Tally {
     ok_after_old_exit: u32,
 }
 
+/// Reads exactly `want` from `s`; `what` names the step in the error.
+fn expect_bytes(s: &mut TcpStream, want: &[u8], what: &str) -> Result<(), String> {
+    let mut got = vec![0; want.len()];
+    s.read_exact(&mut got).map_err(|e| format!("{what}: {e}"))?;
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {:?}", String::from_utf8_lossy(&got)))
+    }
+}
+
 /// One attempt: connect, read the greeting, one message and its reply.
 fn attempt(addr: SocketAddr) -> Result<(), String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut read = |want: &[u8], what: &str| {
-        let mut got = vec![0; want.len()];
-        s.read_exact(&mut got).map_err(|e| format!("{what}: {e}"))?;
-        if got == want {
-            Ok(())
-        } else {
-            Err(format!("{what}: got {:?}", String::from_utf8_lossy(&got)))
-        }
-    };
-    read(b"Welcome!", "greeting")?;
-    drop(read);
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| format!("set_read_timeout: {e}"))?;
+    expect_bytes(&mut s, b"Welcome!", "greeting")?;
     s.write_all(b"ping").map_err(|e| format!("send: {e}"))?;
-    let mut got = [0u8; 14];
-    s.read_exact(&mut got).map_err(|e| format!("reply: {e}"))?;
-    if &got != b"Received ping;" {
-        return Err(format!("reply: got {:?}", String::from_utf8_lossy(&got)));
-    }
-    Ok(())
+    expect_bytes(&mut s, b"Received ping;", "reply")
 }
 
 #[test]
