@@ -57,6 +57,15 @@ fn child_pids(server: &Process, n: usize) -> Vec<u32> {
     }
 }
 
+/// SIGKILL to one of the server's children, with kill(1).
+fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
 /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
 fn ended(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -207,18 +216,28 @@ fn a_dead_child_is_restarted_and_no_child_outlives_a_killed_parent() {
     let children = child_pids(&server, 2);
     assert_eq!(listeners_on(port), 3);
     // A child killed outright is logged with its status and replaced.
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &children[0].to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    kill_9(children[0]);
     assert!(
         server.stderr_shows("exited unexpectedly (killed by signal 9)"),
         "{}",
         server.stderr_text()
     );
+    assert!(server.stderr_shows("restarting it in 100 ms."));
     assert!(server.stderr_shows("listens again."));
-    let all = child_pids(&server, 3);
+    // Its replacement dies young too: the next pause is twice as long.
+    let replacement = child_pids(&server, 3)[2];
+    kill_9(replacement);
+    assert!(
+        server.stderr_shows("restarting it in 200 ms."),
+        "{}",
+        server.stderr_text()
+    );
+    let all = child_pids(&server, 4);
+    let deadline = Instant::now() + PATIENCE;
+    while server.stderr_text().matches("listens again.").count() < 2 {
+        assert!(Instant::now() < deadline, "{}", server.stderr_text());
+        thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(listeners_on(port), 3, "the replacement does not listen");
     // Now the parent dies without a chance to stop anyone.
     let parent = server.pid();
