@@ -16,7 +16,7 @@ use tcpmodes::{Framing, Mode};
 
 /// Listening sockets on `port`, from /proc/net/tcp and tcp6 (state 0A is
 /// LISTEN; the port is the hex after the colon of the local address).
-pub fn listeners_on(port: u16) -> usize {
+fn listeners_on(port: u16) -> usize {
     let want = format!(":{port:04X}");
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()

@@ -40,6 +40,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// death of a child that lived less than [`STABLE`], up to
 /// [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest pause before a restart: a child that can never start is
+/// tried again every 10 s, not every few milliseconds.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// A child that ran this long before it died was not failing at start-up:
@@ -64,7 +66,10 @@ enum Event {
 
 /// The children of a running server, looked after on a thread of their own.
 pub(super) struct Supervisor {
+    /// How the shutdown hook and [`finish`](Supervisor::finish) reach the
+    /// supervisor thread.
     events: Sender<Event>,
+    /// The supervisor thread; it returns the children's summaries.
     thread: JoinHandle<Vec<Summary>>,
 }
 
@@ -138,30 +143,42 @@ impl Supervisor {
 /// starts.
 #[derive(Default)]
 struct Slot {
+    /// The child serving in this slot; `None` while it waits for a restart.
     running: Option<Running>,
     /// The pause before the next restart, once this slot's child dies.
     backoff: Duration,
+    /// When the next child of this slot starts, if one is due.
     restart_at: Option<Instant>,
 }
 
 /// A child process and the parent's end of its stdin, whose closing stops
 /// it.
 struct Running {
+    /// The process, to wait for its exit (or kill it if it is stuck).
     child: Child,
+    /// Never written: dropping it is the signal to stop.
     stdin: Option<ChildStdin>,
+    /// When it started: a child that dies young waits longer to restart.
     started: Instant,
 }
 
 /// Everything the supervisor thread owns.
 struct Children {
+    /// This program's executable, which every child runs.
     exe: PathBuf,
+    /// The user's arguments, then the child's own (see the module docs).
     args: Vec<OsString>,
+    /// N: the parent and its children.
     total: usize,
+    /// Handed to each child's reader thread.
     tx: Sender<Event>,
+    /// What the reader threads and the shutdown hook report.
     events: Receiver<Event>,
     /// Slot `i` holds process number `i + 2`: the parent is process 1.
     slots: Vec<Slot>,
+    /// The summaries children sent as they exited.
     summaries: Vec<Summary>,
+    /// The server's `shutdown_timeout_ms`, which children get to stop.
     shutdown_timeout: Duration,
 }
 
