@@ -282,3 +282,27 @@ fn one_listening_line_and_one_summary_for_all_processes() {
         "{lines:?}"
     );
 }
+
+/// `processes` from a config file: the copies read the same file, and the
+/// `--processes 1` after the user's arguments keeps each of them from
+/// starting copies of its own.
+#[test]
+fn processes_from_the_config_file_start_exactly_that_many() {
+    let dir = common::temp_dir("procs-config");
+    let file = dir.join("three.toml");
+    std::fs::write(
+        &file,
+        "address = \"127.0.0.1:0\"\nprocesses = 3\nmode = \"threads\"\n",
+    )
+    .unwrap();
+    let server = Process::bin(&["--config", file.to_str().unwrap(), "-v"]);
+    assert!(server.banner.contains("processes 3"), "{}", server.banner);
+    assert_eq!(listeners_on(server.addr.port()), 3);
+    assert_eq!(child_pids(&server, 2).len(), 2, "{}", server.stderr_text());
+    let exit = server.stop("TERM");
+    assert_eq!(exit.code, Some(0), "{}", exit.stderr);
+    assert!(exit.stdout.contains("(3 processes)"), "{}", exit.stdout);
+    let started = exit.stderr.matches("Started process ").count();
+    assert_eq!(started, 2, "{}", exit.stderr);
+    let _ = std::fs::remove_dir_all(dir);
+}
