@@ -36,7 +36,12 @@ settings! {
         |_| Ok(());
     /// Processes serving the port: the program starts this many minus one
     /// copies of itself, each with its own listener on the same address
-    /// (implies `reuse_port`), as nginx runs its workers.
+    /// (implies `reuse_port`), as nginx runs its workers; it restarts a
+    /// copy that dies, stops them all at shutdown and adds up their
+    /// summaries. Only the program (`run_cli`) reads it: a [`Server`]
+    /// built in code is one process (it only sets SO_REUSEPORT).
+    ///
+    /// [`Server`]: crate::Server
     processes: usize = 1, with_processes(usize),
         flag "processes" "N", "Processes sharing the port (more than 1 implies --reuse-port)",
         range::<1, 256, _>;

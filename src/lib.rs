@@ -31,7 +31,7 @@
 //! | `mode.rs`, `proxy_protocol.rs`, `config.rs`, `settings.rs` | [`Mode`], [`ProxyProtocol`], [`Config`]: every setting, declared once |
 //! | `error.rs`, `shutdown.rs` | [`Error`], [`ConfigError`], [`Shutdown`] |
 //! | `server/` | [`Server`]: listener, accept loop, live connections, the PROXY protocol header read before a handler exists, the blocking connection loop with each socket's bounded outgoing queue and the flusher thread that drains it, the event loops, stats, and `modes/` (serial, threads, pool, event, event-workers) |
-//! | `cli.rs` | [`run_cli`]: flags over the file over the defaults (feature `cli`) |
+//! | `cli/` | [`run_cli`]: flags over the file over the defaults (feature `cli`); `supervisor.rs` and `child.rs`: the processes of `processes = N` |
 //! | `bench/` | the load generator, reports and `compare` (feature `bench`) |
 //!
 //! # Features

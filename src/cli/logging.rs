@@ -10,6 +10,15 @@ use std::time::Instant;
 /// would need a time-zone crate and say less).
 static START: OnceLock<Instant> = OnceLock::new();
 
+/// `[pid N] `, put before every line once several processes of one server
+/// share a terminal, so a reader (or a test) knows which process logged.
+static TAG: OnceLock<String> = OnceLock::new();
+
+/// Starts every later line with this process's id (see [`TAG`]).
+pub(super) fn tag_with_pid() {
+    TAG.get_or_init(|| format!("[pid {}] ", std::process::id()));
+}
+
 /// Log lines read like the lesson's prints: the message alone for normal
 /// events, a `warning:` or `error:` prefix for problems. `-v`/`-q` move the
 /// level (`-v` also stamps each line with seconds since start); `RUST_LOG`
@@ -38,7 +47,8 @@ pub(super) fn init(verbose: u8, quiet: u8) {
                 log::Level::Debug => "debug: ",
                 log::Level::Trace => "trace: ",
             };
-            writeln!(buf, "{prefix}{}", record.args())
+            let tag = TAG.get().map_or("", String::as_str);
+            writeln!(buf, "{tag}{prefix}{}", record.args())
         })
         .try_init();
 }

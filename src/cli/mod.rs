@@ -4,8 +4,10 @@
 //! every flag, logging, Ctrl+C) from one line of `main`, so an example
 //! protocol is as easy to run in every mode as the built-in echo.
 
+mod child;
 mod logging;
 mod program;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +20,7 @@ use crate::echo::EchoHandler;
 use crate::error::{ConfigError, Error};
 use crate::handler::{Handler, HandlerFactory};
 use crate::mode::Mode;
-use crate::server::Server;
+use crate::server::{Server, Summary};
 pub use program::Program;
 use program::Served;
 
@@ -59,6 +61,11 @@ struct ServeArgs {
     /// Less log output (-q warnings only, -qq errors only)
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     quiet: u8,
+    /// Run as one of the extra processes of a `processes = N` server: no
+    /// `Listening on` line, stop when stdin closes, hand the summary to
+    /// the first process (`child.rs`). Only that process passes it.
+    #[arg(long, hide = true)]
+    child: bool,
 }
 
 impl ServeArgs {
@@ -209,7 +216,32 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&with_flag_hint(e), 1),
     };
+    let child = cli.serve.child;
     let c = server.config();
+    if c.processes > 1 || child {
+        // Several processes write to one terminal: say who logs.
+        logging::tag_with_pid();
+    }
+    // Before the first line: once a script sees it, Ctrl+C or SIGTERM must
+    // already mean a graceful shutdown, not the default instant death.
+    if let Err(e) = server.shutdown_handle().trigger_on_signals() {
+        log::warn!("Ctrl+C will not shut down gracefully: {e}");
+    }
+    if child {
+        return run_child(server);
+    }
+    let supervisor = if c.processes > 1 {
+        let timeout = std::time::Duration::from_millis(c.shutdown_timeout_ms);
+        match supervisor::Supervisor::start(c.processes, server.local_addr(), timeout) {
+            Ok(s) => {
+                server.shutdown_handle().on_trigger(s.stopper());
+                Some(s)
+            }
+            Err(e) => return fail(&e, 1),
+        }
+    } else {
+        None
+    };
     let detail = match c.mode {
         Mode::Serial => String::new(),
         Mode::Threads => format!(", max_connections {}", c.max_connections),
@@ -217,21 +249,43 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
         Mode::Event => format!(", loops {}", c.loops),
         Mode::EventWorkers => format!(", loops {}, workers {}", c.loops, c.workers),
     };
+    let procs = if c.processes > 1 {
+        format!(", processes {}", c.processes)
+    } else {
+        String::new()
+    };
     let from = file.map_or(String::new(), |f| format!(", config {}", f.display()));
-    // Before the first line: once a script sees it, Ctrl+C or SIGTERM must
-    // already mean a graceful shutdown, not the default instant death.
-    if let Err(e) = server.shutdown_handle().trigger_on_signals() {
-        log::warn!("Ctrl+C will not shut down gracefully: {e}");
-    }
-    // The first stdout line; scripts read the port from it.
+    // The first stdout line; scripts read the port from it. With several
+    // processes it comes once every one of them listens.
     println!(
-        "Listening on {} (mode {}{detail}, handler {handler_name}, framing {}{from})",
+        "Listening on {} (mode {}{detail}{procs}, handler {handler_name}, framing {}{from})",
         server.local_addr(),
         c.mode,
         c.framing
     );
-    let summary = server.run();
-    println!("{summary}");
+    let mut summary = server.run();
+    match supervisor {
+        Some(s) => {
+            let children = s.finish();
+            for other in &children {
+                summary.add(other);
+            }
+            println!("{summary} ({} processes)", children.len() + 1);
+        }
+        None => println!("{summary}"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// One of the extra processes: says it listens, serves until the first
+/// process closes its stdin (or a signal), and hands its summary back.
+fn run_child(server: Server) -> ExitCode {
+    if let Err(e) = child::watch_parent(server.shutdown_handle()) {
+        return fail(&format!("cannot watch the first process: {e}"), 1);
+    }
+    child::report_ready();
+    let summary: Summary = server.run();
+    child::report_summary(&summary);
     ExitCode::SUCCESS
 }
 

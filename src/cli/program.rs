@@ -135,6 +135,10 @@ impl Program {
     fn command(&self, custom: bool) -> clap::Command {
         let framing = self.defaults.framing.name();
         let mut cmd = Cli::command()
+            // A later flag replaces an earlier one: the extra processes of
+            // `processes = N` get the user's command line with their own
+            // `--addr`, `--processes` and `--reuse-port` after it.
+            .args_override_self(true)
             .name(self.name.clone())
             .bin_name(self.name.clone())
             // A program's own framing is what its bench and compare speak.

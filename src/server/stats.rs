@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::handler::DisconnectReason;
 
@@ -128,8 +128,10 @@ impl Tally {
 }
 
 /// What one server run did; returned by [`Server::run`](crate::Server::run)
-/// and printed when the binary exits.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// and printed when the binary exits. It (de)serializes so that a process
+/// serving the port next to others (`processes` > 1) can hand its summary
+/// to the first process, which prints one for all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Summary {
     /// Connections accepted from the kernel's queue.
@@ -167,6 +169,45 @@ pub struct Summary {
     /// client bypassing the balancer, a balancer sending the wrong
     /// version, garbage). A health check's header counts as good.
     pub bad_proxy_headers: u64,
+}
+
+impl Summary {
+    /// Adds `other`'s counts to these: the summary of two servers sharing
+    /// one port (several processes) is what both did. The uptime is the
+    /// longer of the two, since they ran side by side, not one after the
+    /// other.
+    pub fn add(&mut self, other: &Summary) {
+        let Summary {
+            accepted,
+            connections,
+            messages,
+            bytes_in,
+            bytes_out,
+            uptime,
+            panics,
+            timeouts,
+            errors,
+            busy,
+            unstarted,
+            cut,
+            slow_consumers,
+            bad_proxy_headers,
+        } = other;
+        self.accepted += accepted;
+        self.connections += connections;
+        self.messages += messages;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.uptime = self.uptime.max(*uptime);
+        self.panics += panics;
+        self.timeouts += timeouts;
+        self.errors += errors;
+        self.busy += busy;
+        self.unstarted += unstarted;
+        self.cut += cut;
+        self.slow_consumers += slow_consumers;
+        self.bad_proxy_headers += bad_proxy_headers;
+    }
 }
 
 impl fmt::Display for Summary {
@@ -222,5 +263,39 @@ mod tests {
         let shown = summary.to_string();
         assert!(shown.starts_with(&plain), "{shown}");
         assert!(shown.ends_with(", 3 bad PROXY headers"), "{shown}");
+    }
+
+    #[test]
+    fn add_sums_counts_and_keeps_the_longer_uptime() {
+        let mut a = Summary {
+            connections: 2,
+            messages: 5,
+            bytes_in: 10,
+            cut: 1,
+            uptime: Duration::from_secs(3),
+            ..Summary::default()
+        };
+        let b = Summary {
+            connections: 3,
+            messages: 7,
+            bytes_in: 4,
+            slow_consumers: 2,
+            bad_proxy_headers: 1,
+            uptime: Duration::from_secs(2),
+            ..Summary::default()
+        };
+        a.add(&b);
+        assert_eq!(
+            (
+                a.connections,
+                a.messages,
+                a.bytes_in,
+                a.cut,
+                a.slow_consumers
+            ),
+            (5, 12, 14, 1, 2)
+        );
+        assert_eq!(a.uptime, Duration::from_secs(3));
+        assert_eq!(a.bad_proxy_headers, 1);
     }
 }

@@ -166,6 +166,11 @@ impl Process {
         self.child.id()
     }
 
+    /// What it wrote to stderr so far (its logs).
+    pub fn stderr_text(&self) -> String {
+        self.stderr.text()
+    }
+
     /// Waits (bounded by [`PATIENCE`]) until stderr contains `needle`;
     /// false if it never does.
     pub fn stderr_shows(&self, needle: &str) -> bool {
