@@ -42,6 +42,9 @@ fn handle_answers_in_flight_closes_idle_and_refuses_new_in_every_mode() {
         let server = echo_server(mode, |c| {
             c.delay_ms = 600;
             c.workers = 2;
+            // Far past the reply, so a starved machine cannot turn the
+            // answer this test waits for into a cut.
+            c.shutdown_timeout_ms = 20_000;
             // Event mode: the idle client on a loop of its own; on the busy
             // client's loop it would wait for the slow reply, as in serial.
             c.loops = 2;
@@ -89,6 +92,7 @@ fn pool_closes_clients_still_waiting_for_a_worker() {
     let server = echo_server(Mode::Pool, |c| {
         c.workers = 1;
         c.delay_ms = 300;
+        c.shutdown_timeout_ms = 20_000;
     });
     let addr = server.local_addr();
     let mut first = Client::greeted(addr, Framing::Raw);
@@ -116,6 +120,7 @@ fn event_workers_answer_messages_still_waiting_for_a_worker() {
         c.workers = 1;
         c.loops = 1;
         c.delay_ms = 300;
+        c.shutdown_timeout_ms = 20_000;
     });
     let addr = server.local_addr();
     let mut first = Client::greeted(addr, Framing::Raw);
@@ -267,6 +272,8 @@ fn signal_is_graceful(signal: &str, mode: Mode) {
         mode.name(),
         "--delay-ms",
         "500",
+        "--shutdown-timeout-ms",
+        "20000",
     ]);
     let mut c = bin.connect(Framing::Raw);
     c.expect(b"Welcome!");
