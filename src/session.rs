@@ -61,20 +61,19 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for connection `info`, whose out-of-band messages (from
-    /// [`Sender`]s) go to `outbox`.
+    /// A session for connection `info`, framed as `config` says, whose
+    /// out-of-band messages (from [`Sender`]s) go to `outbox`.
     pub(crate) fn new(
         handler: Box<dyn Handler>,
         info: ConnInfo,
-        framing: Framing,
-        max_message_bytes: usize,
+        config: &Config,
         outbox: Arc<dyn Outbox>,
     ) -> Session {
         install_panic_hook();
         Session {
             handler,
-            decoder: framing.decoder(max_message_bytes),
-            sender: Sender::new(info.id, framing, outbox),
+            decoder: config.framing.decoder(config.max_message_bytes),
+            sender: Sender::new(info.id, config.framing, outbox),
             info,
             out: Vec::new(),
             messages: 0,
@@ -97,13 +96,7 @@ impl Session {
     pub fn in_memory_with(handler: impl Handler, config: &Config) -> Session {
         let info = ConnInfo::new(0, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let memory = Arc::new(MemoryOutbox::default());
-        let mut session = Session::new(
-            Box::new(handler),
-            info,
-            config.framing,
-            config.max_message_bytes,
-            memory.clone(),
-        );
+        let mut session = Session::new(Box::new(handler), info, config, memory.clone());
         session.memory = Some(memory);
         session
     }

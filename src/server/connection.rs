@@ -49,13 +49,7 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
         return;
     };
     let config = &server.config;
-    let mut session = Session::new(
-        handler,
-        info,
-        config.framing,
-        config.max_message_bytes,
-        socket.clone(),
-    );
+    let mut session = Session::new(handler, info, config, socket.clone());
     let (reason, timed_out) = drive(server, &socket, &mut session, &early);
     let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
     session.end(&reason);

@@ -130,12 +130,18 @@ impl Conn {
         step: Step,
     ) -> Conn {
         let mut conn = Conn::blank(info, accepted_at, stream, out, Stage::Open);
-        conn.session = Some(Box::new(session));
-        if let Step::Close(reason) = step {
-            conn.end_after_writing(reason);
-        }
-        conn.take_reply();
+        conn.install(session, step);
         conn
+    }
+
+    /// Takes on `session`, whose `on_connect` just ran with `step`: its
+    /// greeting is queued, and an `on_connect` that closed is honoured.
+    fn install(&mut self, session: Session, step: Step) {
+        self.session = Some(Box::new(session));
+        if let Step::Close(reason) = step {
+            self.end_after_writing(reason);
+        }
+        self.take_reply();
     }
 
     /// A connection that must first send its PROXY protocol header; it is
@@ -391,26 +397,16 @@ impl Conn {
         };
         self.stage = Stage::Open;
         let config = &server.config;
-        let mut session = Session::new(
-            handler,
-            self.info,
-            config.framing,
-            config.max_message_bytes,
-            self.out.clone(),
-        );
+        let mut session = Session::new(handler, self.info, config, self.out.clone());
         let step = session.start();
         let early = &cx.buf[found.used..n];
         if !early.is_empty() {
             self.tally.bytes_in += early.len() as u64;
             session.push(early);
         }
-        self.session = Some(Box::new(session));
         // The header counts as a message for the idle clock.
         self.last_message = Instant::now();
-        if let Step::Close(reason) = step {
-            self.end_after_writing(reason);
-        }
-        self.take_reply();
+        self.install(session, step);
         None
     }
 

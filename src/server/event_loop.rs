@@ -275,40 +275,32 @@ impl EventLoop {
             out,
             accepted_at,
         } = arrival;
-        let server = &self.server;
-        let Some(handler) = lifecycle::open(server, info, accepted_at) else {
+        let Some(handler) = lifecycle::open(&self.server, info, accepted_at) else {
             self.home.load.fetch_sub(1, Relaxed);
             return;
         };
-        let slot = self.free.pop().unwrap_or(self.conns.len());
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            Token(slot + 1),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            self.free.push(slot);
-            self.home.load.fetch_sub(1, Relaxed);
-            let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
-            lifecycle::close(server, info, &reason, TimedOut::Reading, accepted_at, 0);
-            return;
-        }
+        let slot = match self.watch(&mut stream) {
+            Ok(slot) => slot,
+            Err(reason) => {
+                lifecycle::close(
+                    &self.server,
+                    info,
+                    &reason,
+                    TimedOut::Reading,
+                    accepted_at,
+                    0,
+                );
+                return;
+            }
+        };
         out.attach(slot);
-        let config = &server.config;
-        let mut session = Session::new(
-            handler,
-            info,
-            config.framing,
-            config.max_message_bytes,
-            out.clone(),
-        );
+        let config = &self.server.config;
+        let mut session = Session::new(handler, info, config, out.clone());
         let step = session.start();
-        let conn = Conn::new(info, accepted_at, stream, out, session, step);
-        if slot == self.conns.len() {
-            self.conns.push(Some(conn));
-        } else {
-            self.conns[slot] = Some(conn);
-        }
-        self.advance(slot);
+        self.settle_in(
+            slot,
+            Conn::new(info, accepted_at, stream, out, session, step),
+        );
     }
 
     /// Takes on a connection that must first send its PROXY protocol
@@ -322,20 +314,43 @@ impl EventLoop {
             out,
             accepted_at,
         } = arrival;
+        let slot = match self.watch(&mut stream) {
+            Ok(slot) => slot,
+            Err(reason) => {
+                lifecycle::close_unopened(&self.server, info, &reason, accepted_at);
+                return;
+            }
+        };
+        out.attach(slot);
+        let conn = Conn::awaiting_header(info, accepted_at, stream, out, header);
+        self.settle_in(slot, conn);
+    }
+
+    /// Registers a new connection's socket with the poller under a free
+    /// slot and returns the slot. On failure the connection no longer
+    /// counts towards the loop's load, and the reason is the caller's to
+    /// close it with.
+    fn watch(&mut self, stream: &mut mio::net::TcpStream) -> Result<usize, DisconnectReason> {
         let slot = self.free.pop().unwrap_or(self.conns.len());
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
+        match self.poll.registry().register(
+            stream,
             Token(slot + 1),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            self.free.push(slot);
-            self.home.load.fetch_sub(1, Relaxed);
-            let reason = DisconnectReason::Error(format!("cannot watch its socket: {e}"));
-            lifecycle::close_unopened(&self.server, info, &reason, accepted_at);
-            return;
+            Ok(()) => Ok(slot),
+            Err(e) => {
+                self.free.push(slot);
+                self.home.load.fetch_sub(1, Relaxed);
+                Err(DisconnectReason::Error(format!(
+                    "cannot watch its socket: {e}"
+                )))
+            }
         }
-        out.attach(slot);
-        let conn = Conn::awaiting_header(info, accepted_at, stream, out, header);
+    }
+
+    /// Puts `conn` in the `slot` [`watch`](EventLoop::watch) gave it and
+    /// serves what it may have to do already.
+    fn settle_in(&mut self, slot: usize, conn: Conn) {
         if slot == self.conns.len() {
             self.conns.push(Some(conn));
         } else {
