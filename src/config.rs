@@ -113,13 +113,20 @@ settings! {
     framing: Framing = Framing::Raw, with_framing(Framing),
         flag "framing" "FRAMING" [value_parser = crate::names::value_parser::<Framing>()], "How messages are delimited",
         |_| Ok(());
-    /// Bytes that may wait to be sent to one client (replies and pushes
-    /// from senders) beyond what its socket takes; past this the client is
-    /// cut as too slow, so one client that never reads cannot stall those
-    /// who send to it.
+    /// Bytes that may wait to be sent to one client beyond what its socket
+    /// takes. Past this, whoever sends to it is slowed (the sending thread
+    /// waits, or an event loop stops reading the sending connection) until
+    /// the client has taken half of it: nothing is dropped for a client
+    /// who reads, and each connection's memory stays bounded.
     max_pending_bytes: usize = 1024 * 1024, with_max_pending_bytes(usize),
-        flag "max-pending-bytes" "BYTES", "Bytes waiting to be sent to one client before it is cut as too slow",
+        flag "max-pending-bytes" "BYTES", "Bytes waiting for one client before whoever sends to it is slowed",
         range::<1_024, { 1 << 30 }, _>;
+    /// Cut a client whose queue is full (`max_pending_bytes`) and that
+    /// takes no byte of it for this long, as too slow: a client that
+    /// stopped reading cannot slow those who send to it for longer.
+    stall_timeout_ms: u64 = 2_000, with_stall_timeout_ms(u64),
+        flag "stall-timeout-ms" "MS", "Cut a client with a full queue that takes nothing for this long",
+        range::<1, 86_400_000, _>;
     /// Longest message accepted; a longer one closes its connection.
     max_message_bytes: usize = 64 * 1024, with_max_message_bytes(usize),
         flag "max-message-bytes" "BYTES", "Longest message accepted",

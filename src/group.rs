@@ -31,11 +31,24 @@
 //! ```
 //!
 //! The group never touches a socket: it only calls [`Sender::send`], so it
-//! works in every mode whose connections have senders. A send never waits
-//! for a member to read: what its socket cannot take now is queued, so a
-//! broadcast costs the speaker's thread a copy per member, never a wait. A
-//! member that stops reading is cut by the send that would take its queue
-//! past `max_pending_bytes`, and leaves the group there.
+//! works in every mode whose connections have senders.
+//!
+//! # Lossless or lossy
+//!
+//! [`broadcast`](Group::broadcast) is lossless: every member who keeps
+//! reading gets every message, in order. When a member reads slower than
+//! the group talks, its queue fills and the *speaker* is slowed to that
+//! member's pace (see [`Sender`]); a member who reads nothing at all is cut
+//! after `stall_timeout_ms` and leaves the group, and the speaker goes on.
+//! Pick it for anything a member must not miss: chat lines, orders, state
+//! changes.
+//!
+//! [`try_broadcast`](Group::try_broadcast) never slows the speaker: a
+//! member whose queue is full (more than `max_pending_bytes` waiting)
+//! skips this message and stays in the group. Pick it for data the next
+//! message makes stale, such as a game's positions or a live price, where a
+//! laggard is better served by the newest value than by a backlog, and one
+//! slow reader must not slow the room.
 //!
 //! What a group cannot change is who is in it: only connections being
 //! served can join. In `serial` mode that is one at a time, so a chat room
@@ -108,7 +121,7 @@ impl Group {
     /// [`broadcast`](Group::broadcast).
     pub fn send_to(&self, id: u64, message: impl AsRef<[u8]>) -> Result<(), SendError> {
         let Some(member) = self.members().get(&id).cloned() else {
-            return Err(SendError(std::io::ErrorKind::NotFound.into()));
+            return Err(SendError::NotAMember(id));
         };
         let sent = member.send(message);
         if let Err(e) = &sent {
@@ -117,18 +130,38 @@ impl Group {
         sent
     }
 
-    /// Sends one message to every member; returns how many got it.
+    /// Sends one message to every member, losing none for a member who
+    /// reads (see the module docs: a slow reader slows the caller); returns
+    /// how many got it.
     pub fn broadcast(&self, message: impl AsRef<[u8]>) -> usize {
-        self.send_all(None, message.as_ref())
+        self.send_all(None, message.as_ref(), |m, b| m.send(b))
     }
 
-    /// Sends one message to every member but connection `except`, usually
-    /// the one that sent it; returns how many got it.
+    /// [`broadcast`](Group::broadcast) to every member but connection
+    /// `except`, usually the one that sent it; returns how many got it.
     pub fn broadcast_except(&self, except: u64, message: impl AsRef<[u8]>) -> usize {
-        self.send_all(Some(except), message.as_ref())
+        self.send_all(Some(except), message.as_ref(), |m, b| m.send(b))
     }
 
-    fn send_all(&self, except: Option<u64>, message: &[u8]) -> usize {
+    /// Sends one message to every member whose queue has room, never
+    /// slowing the caller: a member more than `max_pending_bytes` behind
+    /// skips it (see the module docs). Returns how many got it.
+    pub fn try_broadcast(&self, message: impl AsRef<[u8]>) -> usize {
+        self.send_all(None, message.as_ref(), |m, b| m.try_send(b))
+    }
+
+    /// [`try_broadcast`](Group::try_broadcast) to every member but
+    /// connection `except`.
+    pub fn try_broadcast_except(&self, except: u64, message: impl AsRef<[u8]>) -> usize {
+        self.send_all(Some(except), message.as_ref(), |m, b| m.try_send(b))
+    }
+
+    fn send_all(
+        &self,
+        except: Option<u64>,
+        message: &[u8],
+        send: fn(&Sender, &[u8]) -> Result<(), SendError>,
+    ) -> usize {
         // Send outside the lock: a member whose client is slow to read must
         // not stop others from joining, leaving or broadcasting meanwhile.
         let targets: Vec<Sender> = self
@@ -139,8 +172,10 @@ impl Group {
             .collect();
         let mut delivered = 0;
         for member in &targets {
-            match member.send(message) {
+            match send(member, message) {
                 Ok(()) => delivered += 1,
+                // Still a member: it skips this message.
+                Err(SendError::Full) => {}
                 Err(e) => self.drop_member(member, &e),
             }
         }

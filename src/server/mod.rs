@@ -1,28 +1,28 @@
 //! [`Server`]: bind, accept, hand connections to the mode, shut down.
 //!
 //! This is the part every mode shares, written once: the listener
-//! (`listener.rs`), the accept loop (here), the state threads share and
-//! the table of live connections (`live.rs`), the loop that serves one
-//! connection (`connection.rs`), a connection's socket and its outgoing
-//! side that never blocks a writer (`outbox.rs`, over the queue in
-//! `pending.rs` and the `flusher.rs` thread that drains it), the PROXY
-//! protocol header read before a handler exists (`proxy_header.rs`, the
-//! same for blocking and event modes), the counters (`stats.rs`), and the
-//! shutdown sequence. A mode (`modes/`) only says
-//! when to accept and who serves.
+//! (`listener.rs`), the accept loop and the shutdown sequence (here), the
+//! state threads share and the table of live connections (`live.rs`), how
+//! a connection's story is opened, counted and logged (`lifecycle.rs`),
+//! the PROXY protocol header read before a handler exists
+//! (`proxy_header.rs`), the counters (`stats.rs`), and a connection's
+//! outgoing side: the bytes waiting for its client, who is slowed while
+//! they pile up, and when the client is cut (`outgoing.rs`, over
+//! `byte_queue.rs`).
+//!
+//! Below that, the two ways of serving a connection: `blocking/` (a
+//! thread blocked in its reads; serial, threads, pool) and `event/`
+//! (event loops on non-blocking sockets; event, event-workers). A mode
+//! (`modes/`) only says when to accept and who serves.
 
-mod connection;
-mod deadlines;
-mod event_conn;
-mod event_loop;
-mod flusher;
+mod blocking;
+mod byte_queue;
+mod event;
 mod lifecycle;
 mod listener;
 mod live;
-mod mailbox;
 mod modes;
-mod outbox;
-mod pending;
+mod outgoing;
 mod proxy_header;
 mod stats;
 
@@ -30,18 +30,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::{ConfigError, Error};
 use crate::handler::{ConnInfo, Handler, HandlerFactory};
 use crate::mode::Mode;
 use crate::shutdown::Shutdown;
-use flusher::Flusher;
 use listener::{BindError, Listener};
-use live::{LiveConnections, ServerState};
+use live::{Accepted, LiveConnections, ServerState};
 use modes::Driver;
-use outbox::OutboxSettings;
 use stats::Stats;
 pub use stats::Summary;
 
@@ -69,9 +67,6 @@ pub struct Server {
     shared: Arc<ServerState>,
     listener: Listener,
     driver: Box<dyn Driver>,
-    /// Writes what connections queued as their sockets drain; stopped once
-    /// every connection has finished or been cut.
-    flusher: Flusher,
 }
 
 impl Server {
@@ -108,14 +103,7 @@ impl Server {
                 source,
             },
         })?;
-        let write_timeout = Duration::from_millis(config.write_timeout_ms);
-        let flusher = Flusher::start(write_timeout)
-            .map_err(|e| Error::Start(format!("cannot start the flusher thread: {e}")))?;
-        let conns = LiveConnections::new(OutboxSettings {
-            limit: config.max_pending_bytes,
-            write_timeout,
-            flusher: flusher.queue().clone(),
-        });
+        let conns = LiveConnections::default();
         let shared = Arc::new(ServerState {
             config,
             factory,
@@ -141,7 +129,6 @@ impl Server {
             shared,
             listener,
             driver,
-            flusher,
         })
     }
 
@@ -179,7 +166,6 @@ impl Server {
             shared,
             mut listener,
             mut driver,
-            flusher,
         } = self;
         let next_id = AtomicU64::new(1);
         if shared.config.mode == Mode::Serial {
@@ -192,7 +178,11 @@ impl Server {
             shared.stats.accepted.fetch_add(1, Relaxed);
             let info = ConnInfo::new(next_id.fetch_add(1, Relaxed), peer);
             log::debug!("Client #{} ({peer}) taken from the backlog.", info.id);
-            driver.dispatch(shared.conns.add(info, stream));
+            driver.dispatch(Accepted {
+                info,
+                stream,
+                accepted_at: Instant::now(),
+            });
         }
         drop(listener);
         let cut = shared
@@ -205,7 +195,6 @@ impl Server {
             );
         }
         shared.stats.cut.fetch_add(cut, Relaxed);
-        drop(flusher);
         drop(driver);
         shared.stats.summary()
     }

@@ -15,9 +15,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use super::Driver;
-use crate::server::event_loop::Loops;
+use crate::server::event::{Done, Job, Loops, Runner};
 use crate::server::live::{Accepted, ServerState};
-use crate::server::mailbox::{Done, Job, Runner};
 
 /// A handler call longer than this is told in the `-v` log: it held up
 /// the loop's other clients for that long.

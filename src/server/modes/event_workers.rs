@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use super::Driver;
-use crate::server::event_loop::{Loops, end_orphan};
+use crate::server::event::{Done, Job, Loops, Mailbox, Runner, end_orphan};
 use crate::server::live::{Accepted, ServerState};
-use crate::server::mailbox::{Done, Job, Runner};
+use crate::server::outgoing::never_wait_on_this_thread;
 
 pub(crate) struct EventWorkers {
     loops: Loops,
@@ -29,7 +29,7 @@ pub(crate) struct EventWorkers {
 impl EventWorkers {
     pub fn new(server: &Arc<ServerState>) -> std::io::Result<EventWorkers> {
         let config = &server.config;
-        let pool = super::worker_pool(config)?;
+        let pool = super::worker_pool(config, never_wait_on_this_thread)?;
         let runner = OnWorkers {
             pool,
             workers: config.workers,
@@ -91,7 +91,7 @@ impl Runner for OnWorkers {
 struct GiveBack {
     slot: usize,
     id: u64,
-    home: Arc<crate::server::mailbox::Mailbox>,
+    home: Arc<Mailbox>,
     busy: Arc<AtomicUsize>,
     done: bool,
 }

@@ -1,13 +1,14 @@
 //! Modes: who serves an accepted connection, and when.
 //!
-//! The accept loop, the connection loop and shutdown are the same for every
-//! mode (`server/mod.rs`, `connection.rs`, `live.rs`). A mode decides only
+//! The accept loop and shutdown are the same for every mode
+//! (`server/mod.rs`, `live.rs`), and so is each way of serving a
+//! connection (`blocking/`, `event/`). A mode decides only
 //! two things, like a concurrency mix-in of Python's `socketserver`: whether
 //! the server may accept another connection now (`Driver::ready`), and
 //! which thread serves the one just accepted (`Driver::dispatch`). Each
 //! mode's file holds just that. The event modes hand connections to event
-//! loops (`event_loop.rs`, shared by both); their files say where handler
-//! calls run.
+//! loops (`event/`, shared by both); their files say where handler calls
+//! run.
 
 mod event;
 mod event_workers;
@@ -35,9 +36,14 @@ pub(crate) trait Driver: Send {
 /// The `workers` threads of the pool and event-workers modes. Handler
 /// panics are caught per connection or per call; the panic handler is the
 /// last line for a bug elsewhere, since rayon's default aborts the process.
-pub(crate) fn worker_pool(config: &crate::config::Config) -> std::io::Result<rayon::ThreadPool> {
+/// `on_start` runs first on each worker thread.
+pub(crate) fn worker_pool(
+    config: &crate::config::Config,
+    on_start: fn(),
+) -> std::io::Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(config.workers)
+        .start_handler(move |_| on_start())
         .stack_size(config.thread_stack_kb * 1024)
         .thread_name(|i| format!("worker-{i}"))
         .panic_handler(|p| {
@@ -53,8 +59,8 @@ pub(crate) fn worker_pool(config: &crate::config::Config) -> std::io::Result<ray
 /// The driver for `mode`, sharing the server's state.
 pub(crate) fn driver(mode: Mode, server: &Arc<ServerState>) -> std::io::Result<Box<dyn Driver>> {
     Ok(match mode {
-        Mode::Serial => Box::new(serial::Serial::new(server)),
-        Mode::Threads => Box::new(threads::Threads::new(server)),
+        Mode::Serial => Box::new(serial::Serial::new(server)?),
+        Mode::Threads => Box::new(threads::Threads::new(server)?),
         Mode::Pool => Box::new(pool::Pool::new(server)?),
         Mode::Event => Box::new(event::Event::new(server)?),
         Mode::EventWorkers => Box::new(event_workers::EventWorkers::new(server)?),

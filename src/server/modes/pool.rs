@@ -26,12 +26,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::Driver;
-use crate::server::connection::{refuse_busy, serve};
+use crate::server::blocking::{Blocking, Conn, refuse_busy, serve};
 use crate::server::live::{Accepted, ServerState};
 use crate::session::panic_text;
 
 pub(crate) struct Pool {
     server: Arc<ServerState>,
+    blocking: Blocking,
     /// Connections waiting for a worker; closed when the pool is dropped.
     queue: Arc<Queue>,
     /// The workers' threads; they outlive this handle only until their
@@ -44,13 +45,14 @@ pub(crate) struct Pool {
 impl Pool {
     pub fn new(server: &Arc<ServerState>) -> std::io::Result<Pool> {
         let config = &server.config;
-        let pool = super::worker_pool(config)?;
+        let pool = super::worker_pool(config, || {})?;
         let queue = Arc::new(Queue::default());
         let tasks = Arc::new(AtomicUsize::new(0));
         let (shared, waiting, done) = (server.clone(), queue.clone(), tasks.clone());
         pool.spawn_broadcast(move |_| work(&shared, &waiting, &done));
         Ok(Pool {
             server: server.clone(),
+            blocking: Blocking::start(server)?,
             queue,
             _pool: pool,
             tasks,
@@ -60,6 +62,7 @@ impl Pool {
 
 impl Driver for Pool {
     fn dispatch(&mut self, conn: Accepted) {
+        let conn = self.blocking.adopt(conn);
         let workers = self.server.config.workers;
         let limit = self.server.config.queue_limit;
         let ahead = self.tasks.load(SeqCst);
@@ -107,12 +110,12 @@ struct Queue {
 
 #[derive(Default)]
 struct QueueState {
-    waiting: VecDeque<Accepted>,
+    waiting: VecDeque<Conn>,
     closed: bool,
 }
 
 impl Queue {
-    fn push(&self, conn: Accepted) {
+    fn push(&self, conn: Conn) {
         self.lock().waiting.push_back(conn);
         self.ready.notify_one();
     }
@@ -124,7 +127,7 @@ impl Queue {
 
     /// The oldest waiting connection, waiting for one if need be; `None`
     /// once the queue is closed and empty.
-    fn take(&self) -> Option<Accepted> {
+    fn take(&self) -> Option<Conn> {
         let mut state = self
             .ready
             .wait_while(self.lock(), |s| s.waiting.is_empty() && !s.closed)

@@ -8,23 +8,25 @@
 use std::sync::Arc;
 
 use super::Driver;
-use crate::server::connection::serve;
+use crate::server::blocking::{Blocking, serve};
 use crate::server::live::{Accepted, ServerState};
 
 pub(crate) struct Serial {
     server: Arc<ServerState>,
+    blocking: Blocking,
 }
 
 impl Serial {
-    pub fn new(server: &Arc<ServerState>) -> Serial {
-        Serial {
+    pub fn new(server: &Arc<ServerState>) -> std::io::Result<Serial> {
+        Ok(Serial {
             server: server.clone(),
-        }
+            blocking: Blocking::start(server)?,
+        })
     }
 }
 
 impl Driver for Serial {
     fn dispatch(&mut self, conn: Accepted) {
-        serve(&self.server, conn);
+        serve(&self.server, self.blocking.adopt(conn));
     }
 }

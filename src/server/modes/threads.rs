@@ -10,11 +10,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use super::Driver;
-use crate::server::connection::serve;
+use crate::server::blocking::{Blocking, serve};
 use crate::server::live::{Accepted, ServerState};
 
 pub(crate) struct Threads {
     server: Arc<ServerState>,
+    blocking: Blocking,
     slots: Arc<Slots>,
 }
 
@@ -26,7 +27,7 @@ struct Slots {
 }
 
 impl Threads {
-    pub fn new(server: &Arc<ServerState>) -> Threads {
+    pub fn new(server: &Arc<ServerState>) -> std::io::Result<Threads> {
         let slots = Arc::new(Slots::default());
         let wake = slots.clone();
         server.shutdown.on_trigger(move || {
@@ -34,10 +35,11 @@ impl Threads {
             let _busy = wake.busy.lock();
             wake.freed.notify_all();
         });
-        Threads {
+        Ok(Threads {
             server: server.clone(),
+            blocking: Blocking::start(server)?,
             slots,
-        }
+        })
     }
 }
 
@@ -59,6 +61,7 @@ impl Driver for Threads {
     }
 
     fn dispatch(&mut self, conn: Accepted) {
+        let conn = self.blocking.adopt(conn);
         let info = conn.info;
         *self.slots.busy.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let (server, slots) = (self.server.clone(), self.slots.clone());

@@ -1,38 +1,39 @@
 //! Serving one connection on a blocking socket: read, hand the bytes to the
 //! [`Session`], write what it produced, until the connection ends.
 //!
-//! Every mode in this crate serves connections with this one loop; modes
-//! differ only in which thread runs it and when. The loop also carries out
+//! Every blocking mode serves connections with this one loop; they differ
+//! only in which thread runs it and when. The loop also carries out
 //! the per-connection half of shutdown: after shutdown it answers only what
 //! has already arrived, then closes.
 //!
-//! Replies go out through the connection's queue (`outbox.rs`), behind
-//! what other connections pushed to it, and the loop reads on only once
-//! they have left: a client that does not read its replies is not read
-//! either, and is cut after `write_timeout_ms`, as with a blocking write.
-//! Before a connection closes, what was queued for it is flushed (within
-//! `write_timeout_ms`, and at shutdown within `shutdown_timeout_ms`).
+//! Replies go out through the connection's queue (`outgoing.rs`), behind
+//! what others sent to it, and the loop reads on only once they have left:
+//! a client that does not read its replies is not read either, and is cut
+//! after `write_timeout_ms`, as with a blocking write. Before a connection
+//! closes, what was queued for it is flushed (within `write_timeout_ms`,
+//! and at shutdown within `shutdown_timeout_ms`).
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use super::lifecycle::{self, TimedOut};
-use super::live::{Accepted, ServerState};
-use super::outbox::ConnSocket;
-use super::proxy_header::{ProxyHeader, Verdict};
-use super::stats::{Stats, Tally};
+use super::Conn;
+use super::socket::Socket;
 use crate::handler::{ConnInfo, DisconnectReason};
+use crate::server::lifecycle::{self, TimedOut};
+use crate::server::live::ServerState;
+use crate::server::proxy_header::{ProxyHeader, Verdict};
+use crate::server::stats::{Stats, Tally};
 use crate::session::{Session, Step};
 
 /// Serves `conn` to the end on the calling thread.
-pub(crate) fn serve(server: &ServerState, conn: Accepted) {
-    let Accepted {
+pub(crate) fn serve(server: &ServerState, conn: Conn) {
+    let Conn {
         mut info,
-        socket,
+        out: socket,
         accepted_at,
     } = conn;
-    socket.started.store(true, SeqCst);
+    socket.wire().started.store(true, SeqCst);
     // Behind a balancer the header comes first: it names the client the
     // handler and every log line must see.
     let mut early = Vec::new();
@@ -71,12 +72,12 @@ pub(crate) fn serve(server: &ServerState, conn: Accepted) {
 /// connection must close unopened (see [`lifecycle::close_unopened`]).
 fn read_proxy_header(
     server: &ServerState,
-    socket: &ConnSocket,
+    socket: &Socket,
     info: &mut ConnInfo,
     mut header: ProxyHeader,
 ) -> Result<Vec<u8>, DisconnectReason> {
     let config = &server.config;
-    let mut stream = &socket.stream;
+    let mut stream = &socket.wire().stream;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
     let started = Instant::now();
     // The session's read size: data after the header in the same read is
@@ -120,7 +121,7 @@ fn read_proxy_header(
 /// header, handled first.
 fn drive(
     server: &ServerState,
-    socket: &ConnSocket,
+    socket: &Socket,
     session: &mut Session,
     early: &[u8],
 ) -> (DisconnectReason, TimedOut) {
@@ -129,7 +130,7 @@ fn drive(
     let config = &server.config;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
     let mut buf = vec![0u8; config.framing.read_size(config.max_message_bytes)];
-    let stream = &socket.stream;
+    let stream = &socket.wire().stream;
     // The idle clock restarts at each complete message, so a client sending
     // one byte a second (slowloris) still runs out of time.
     let mut last_message = Instant::now();
@@ -183,9 +184,10 @@ fn drive(
         if matches!(read, Ok(0) | Err(_))
             && let Some(cut) = socket.cut_reason()
         {
-            // The outgoing side cut the connection (too slow, or its queue
-            // stalled): that, not the read's end, is why it ended.
-            return (cut, TimedOut::Writing);
+            // The outgoing side cut the connection (too slow, its queue
+            // stalled, closed by a sender): that, not the read's end, is
+            // why it ended.
+            return closed(server, cut);
         }
         let n = match read {
             Ok(0) if draining || server.shutdown.is_triggered() => {
@@ -256,15 +258,16 @@ impl Drop for Counts<'_> {
     }
 }
 
-/// Why the connection ended when its socket was closed under a reply:
-/// the outgoing side's reason if it cut it; else someone closed it (a
-/// sender's `close`, shutdown's deadline), which the read would have seen
-/// as the end of the stream.
-fn closed(server: &ServerState, cut: Option<DisconnectReason>) -> (DisconnectReason, TimedOut) {
+/// Why the connection ended when its socket was cut under a reply: the
+/// outgoing side's reason (too slow, a timeout, closed by a sender, or
+/// shutdown's deadline).
+fn closed(server: &ServerState, cut: DisconnectReason) -> (DisconnectReason, TimedOut) {
     match cut {
-        Some(reason) => (reason, TimedOut::Writing),
-        None if server.shutdown.is_triggered() => (DisconnectReason::Shutdown, TimedOut::Reading),
-        None => (DisconnectReason::ClientClosed, TimedOut::Reading),
+        DisconnectReason::Shutdown if !server.shutdown.is_triggered() => {
+            (DisconnectReason::ClientClosed, TimedOut::Reading)
+        }
+        DisconnectReason::Shutdown => (DisconnectReason::Shutdown, TimedOut::Reading),
+        reason => (reason, TimedOut::Writing),
     }
 }
 
@@ -273,7 +276,7 @@ fn closed(server: &ServerState, cut: Option<DisconnectReason>) -> (DisconnectRea
 /// delivered them; a client that takes none of it for `write_timeout_ms`
 /// is cut instead. Pushes that arrive meanwhile are not waited for.
 fn flush_before_close(
-    socket: &ConnSocket,
+    socket: &Socket,
     reason: DisconnectReason,
     timed_out: TimedOut,
 ) -> (DisconnectReason, TimedOut) {
@@ -285,20 +288,21 @@ fn flush_before_close(
         return (reason, timed_out);
     }
     match socket.wait_sent(socket.end_mark()) {
-        Err(Some(cut)) => (cut, TimedOut::Writing),
-        // Closed by someone else (shutdown's deadline): nothing more to say.
-        Ok(()) | Err(None) => (reason, timed_out),
+        // Closed at shutdown's deadline: nothing more to say.
+        Ok(()) | Err(DisconnectReason::Shutdown) => (reason, timed_out),
+        Err(cut) => (cut, TimedOut::Writing),
     }
 }
 
 /// Tells a client the server cannot take it now, and closes: pool mode's
 /// answer when `queue_limit` connections already wait.
-pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
-    let Accepted { info, socket, .. } = conn;
-    socket.started.store(true, SeqCst);
-    let _ = socket
-        .stream
-        .set_write_timeout(Some(Duration::from_millis(server.config.write_timeout_ms)));
+pub(crate) fn refuse_busy(server: &ServerState, conn: Conn, why: &str) {
+    let Conn {
+        info, out: socket, ..
+    } = conn;
+    socket.wire().started.store(true, SeqCst);
+    let stream = &socket.wire().stream;
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(server.config.write_timeout_ms)));
     let mut framed = Vec::new();
     server.config.framing.encode(
         format!("Server busy: {why}; try again later.").as_bytes(),
@@ -307,7 +311,7 @@ pub(crate) fn refuse_busy(server: &ServerState, conn: Accepted, why: &str) {
     // Written directly and blocking (bounded by write_timeout_ms): the
     // connection closes right after, so a queue would be dropped unsent.
     // A fresh socket's buffer takes one short line at once anyway.
-    let _ = (&socket.stream).write_all(&framed);
+    let _ = (&*stream).write_all(&framed);
     server.stats.busy.fetch_add(1, Relaxed);
     log::warn!("Refused connection from {}: busy ({why}).", info.peer);
     server.conns.finish(info.id);

@@ -1,19 +1,22 @@
-//! The flusher: one thread per server that writes the bytes connections
-//! queued because their sockets were full, as the sockets drain.
+//! The flusher: one thread per blocking server that writes the bytes
+//! connections queued because their sockets were full, as the sockets
+//! drain, and cuts the clients that stop taking them.
 //!
 //! In the blocking modes every connection has a thread of its own, but
 //! that thread is blocked reading its socket, or busy in a handler; it
-//! cannot also wait for the socket to take the bytes other connections
-//! pushed to it (a chat line). So a send that does not fit queues the
-//! rest ([`PendingBytes`](super::pending::PendingBytes)) and hands the
-//! connection to this thread, which keeps a mio `Poll` and watches the
-//! socket for WRITABLE, only while something waits for it: a server whose
-//! clients read what they are sent never wakes it. It also enforces
-//! `write_timeout_ms`: a connection whose client takes no byte of its queue
-//! for that long is cut, as a blocking write would have been. The socket
-//! has the last word: the kernel reports a socket writable only once a
-//! third of its buffer is free, so at the deadline one more send is tried,
-//! and any byte it takes counts as progress.
+//! cannot also wait for the socket to take the bytes others sent it (a
+//! chat line). So a send that does not fit queues the rest (`outgoing.rs`)
+//! and hands the connection to this thread, which keeps a mio `Poll` and
+//! watches the socket for WRITABLE, only while something waits for it: a
+//! server whose clients read what they are sent never wakes it. Started by
+//! the blocking modes only; the event loops write their own sockets.
+//!
+//! It also keeps each queue's deadlines: a client that takes no byte of
+//! its queue for `write_timeout_ms` (or, with the queue full and a sender
+//! slowed by it, for `stall_timeout_ms`) is cut. The socket has the last
+//! word: the kernel reports a socket writable only once a third of its
+//! buffer is free, so at the deadline one more send is tried, and any byte
+//! it takes counts as progress.
 //!
 //! A socket is watched through its raw descriptor (mio's `SourceFd`)
 //! without taking it over: its own thread goes on reading it, blocking.
@@ -27,7 +30,7 @@
 //! blocking writer was woken sooner; the server never shrinks buffers.
 //!
 //! This file knows connections only through [`Flush`], so it sits below
-//! the socket type that uses it (`outbox.rs`) and imports nothing of it.
+//! the socket type that uses it (`socket.rs`) and imports nothing of it.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -36,7 +39,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -47,12 +50,12 @@ pub(crate) trait Flush: Send + Sync {
     fn fd(&self) -> RawFd;
     /// Writes what the socket takes now, without blocking.
     fn flush(&self) -> Flushed;
-    /// Nothing was taken for `write_timeout_ms`, and a last
-    /// [`flush`](Flush::flush) took nothing either: cut the connection.
-    fn stalled(&self);
-    /// The socket cannot be watched (`error`): cut the connection, since
-    /// its queue would never drain.
-    fn unwatchable(&self, error: &io::Error);
+    /// When the connection must be cut if its client takes nothing more;
+    /// `None` once nothing waits.
+    fn deadline(&self) -> Option<Instant>;
+    /// The deadline passed, and a last [`flush`](Flush::flush) took
+    /// nothing either: cut the connection, for the deadline's reason.
+    fn expire(&self);
 }
 
 /// What one [`Flush::flush`] did.
@@ -111,9 +114,8 @@ pub(crate) struct Flusher {
 const WAKE: Token = Token(usize::MAX);
 
 impl Flusher {
-    /// Starts the thread; `write_timeout` is how long a client may take
-    /// no byte of its queue before it is cut.
-    pub fn start(write_timeout: Duration) -> io::Result<Flusher> {
+    /// Starts the thread.
+    pub fn start() -> io::Result<Flusher> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKE)?;
         let queue = Arc::new(FlushQueue {
@@ -124,7 +126,7 @@ impl Flusher {
         let shared = queue.clone();
         let thread = thread::Builder::new()
             .name("flusher".into())
-            .spawn(move || run(poll, &shared, write_timeout))?;
+            .spawn(move || run(poll, &shared))?;
         Ok(Flusher {
             queue,
             thread: Some(thread),
@@ -154,24 +156,21 @@ impl Drop for Flusher {
     }
 }
 
-/// A connection being watched.
-struct Watched {
-    conn: Arc<dyn Flush>,
-    /// Cut when this passes: `write_timeout` after the last progress.
-    deadline: Instant,
-}
-
 /// The thread's loop: wait for writable sockets, new connections to watch,
 /// or the nearest deadline; drain; cut the stalled; until stopped.
-fn run(mut poll: Poll, queue: &FlushQueue, write_timeout: Duration) {
+fn run(mut poll: Poll, queue: &FlushQueue) {
     let mut events = Events::with_capacity(256);
-    let mut watched: HashMap<u64, Watched> = HashMap::new();
+    let mut watched: HashMap<u64, Arc<dyn Flush>> = HashMap::new();
     loop {
         // A scan per wake: only connections with bytes waiting are here,
-        // few in a server whose clients read.
+        // few in a server whose clients read. Their deadlines move as
+        // their clients take bytes and as their queues fill, so they are
+        // asked, not kept.
+        let now = Instant::now();
         let timeout = watched
             .values()
-            .map(|w| w.deadline.saturating_duration_since(Instant::now()))
+            .filter_map(|w| w.deadline())
+            .map(|at| at.saturating_duration_since(now))
             .min();
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
@@ -197,41 +196,40 @@ fn run(mut poll: Poll, queue: &FlushQueue, write_timeout: Duration) {
                     poll.registry()
                         .register(&mut SourceFd(&fd), token, Interest::WRITABLE);
                 if let Err(e) = registered {
-                    conn.unwatchable(&e);
+                    // Its queue would never drain: the expiry cuts it.
+                    log::error!("Cannot watch connection {id} for writing: {e}");
+                    conn.expire();
                     continue;
                 }
-                let deadline = Instant::now() + write_timeout;
-                slot.insert(Watched { conn, deadline });
+                slot.insert(conn);
             }
             due.push(id);
         }
-        let now = Instant::now();
         for id in due {
-            let Some(w) = watched.get_mut(&id) else {
+            let Some(conn) = watched.get(&id) else {
                 continue;
             };
-            match w.conn.flush() {
-                Flushed::More { progressed: true } => w.deadline = now + write_timeout,
-                Flushed::More { progressed: false } => {}
-                Flushed::Empty | Flushed::Gone => forget(&poll, &mut watched, id),
+            if matches!(conn.flush(), Flushed::Empty | Flushed::Gone) {
+                forget(&poll, &mut watched, id);
             }
         }
-        let stalled: Vec<u64> = watched
+        let now = Instant::now();
+        let overdue: Vec<u64> = watched
             .iter()
-            .filter(|(_, w)| w.deadline <= now)
+            .filter(|(_, w)| w.deadline().is_some_and(|at| at <= now))
             .map(|(id, _)| *id)
             .collect();
-        for id in stalled {
-            let Some(w) = watched.get_mut(&id) else {
+        for id in overdue {
+            let Some(conn) = watched.get(&id) else {
                 continue;
             };
             // A writable event comes only once a third of the socket's
             // buffer is free; a client reading slowly may have freed less,
             // and that is progress too. So the socket has the last word.
-            match w.conn.flush() {
-                Flushed::More { progressed: true } => w.deadline = now + write_timeout,
+            match conn.flush() {
+                Flushed::More { progressed: true } => {}
                 Flushed::More { progressed: false } => {
-                    w.conn.stalled();
+                    conn.expire();
                     forget(&poll, &mut watched, id);
                 }
                 Flushed::Empty | Flushed::Gone => forget(&poll, &mut watched, id),
@@ -241,10 +239,10 @@ fn run(mut poll: Poll, queue: &FlushQueue, write_timeout: Duration) {
 }
 
 /// Stops watching connection `id`.
-fn forget(poll: &Poll, watched: &mut HashMap<u64, Watched>, id: u64) {
-    if let Some(w) = watched.remove(&id) {
-        // The descriptor is still open (`w` holds the socket), so this
+fn forget(poll: &Poll, watched: &mut HashMap<u64, Arc<dyn Flush>>, id: u64) {
+    if let Some(conn) = watched.remove(&id) {
+        // The descriptor is still open (`conn` holds the socket), so this
         // cannot hit another file; an error leaves nothing to undo.
-        let _ = poll.registry().deregister(&mut SourceFd(&w.conn.fd()));
+        let _ = poll.registry().deregister(&mut SourceFd(&conn.fd()));
     }
 }

@@ -17,6 +17,10 @@
 //! Where handler calls run is the only difference between the two modes,
 //! and the one thing their files (`modes/event.rs`, `modes/event_workers.rs`)
 //! say: a [`Runner`].
+//!
+//! A loop never waits in a send (`outgoing.rs`): a handler call whose
+//! sends fill a queue pauses its own connection instead, which this loop
+//! then neither reads nor hands another message until the queue drains.
 
 use std::io;
 use std::sync::Arc;
@@ -26,13 +30,16 @@ use std::time::Instant;
 
 use mio::{Events, Interest, Poll, Token};
 
+use super::conn::{Conn, Cx, Next};
 use super::deadlines::Deadlines;
-use super::event_conn::{Conn, Cx, Next};
-use super::lifecycle::{self, TimedOut};
-use super::live::{Accepted, ServerState};
-use super::mailbox::{Arrival, Done, Inbox, Mailbox, Outgoing, Runner, WAKER};
-use super::proxy_header::ProxyHeader;
+use super::mailbox::{Arrival, Inbox, Mailbox, WAKER};
+use super::runner::{Done, Runner};
+use super::wire::{LoopWire, Out};
 use crate::handler::DisconnectReason;
+use crate::server::lifecycle::{self, TimedOut};
+use crate::server::live::{Accepted, ServerState};
+use crate::server::outgoing::{Limits, Outgoing, never_wait_on_this_thread, producing};
+use crate::server::proxy_header::ProxyHeader;
 use crate::session::Session;
 
 /// The running loops of one server, as its mode's driver holds them.
@@ -57,7 +64,10 @@ impl Loops {
             thread::Builder::new()
                 .name(format!("loop-{i}"))
                 .stack_size(config.thread_stack_kb * 1024)
-                .spawn(move || event_loop.run())?;
+                .spawn(move || {
+                    never_wait_on_this_thread();
+                    event_loop.run()
+                })?;
             // Pushed only once running, so a failure above stops (on drop)
             // exactly the loops that started.
             loops.homes.push(home);
@@ -74,17 +84,18 @@ impl Loops {
             .enumerate()
             .min_by_key(|(_, h)| h.load.load(Relaxed))
             .expect("at least one loop");
-        let (info, accepted_at) = (conn.info, conn.accepted_at);
+        let Accepted {
+            info,
+            stream,
+            accepted_at,
+        } = conn;
         let server = &self.server;
-        let out = Arc::new(Outgoing::new(
+        let out = Outgoing::new(
             info.id,
-            home.clone(),
-            server.config.max_pending_bytes,
-        ));
-        let Some(stream) = server.conns.take_over(conn, out.clone()) else {
-            server.stats.unstarted.fetch_add(1, Relaxed);
-            return;
-        };
+            Limits::of(&server.config),
+            LoopWire::new(home.clone()),
+        );
+        server.conns.add(info.id, out.clone());
         if let Err(e) = stream.set_nonblocking(true) {
             log::warn!("Dropping connection from {}: {e}", info.peer);
             server.stats.errors.fetch_add(1, Relaxed);
@@ -293,10 +304,10 @@ impl EventLoop {
                 return;
             }
         };
-        out.attach(slot);
+        out.wire().attach(slot);
         let config = &self.server.config;
         let mut session = Session::new(handler, info, config, out.clone());
-        let step = session.start();
+        let step = producing(out.clone(), || session.start());
         self.settle_in(
             slot,
             Conn::new(info, accepted_at, stream, out, session, step),
@@ -321,7 +332,7 @@ impl EventLoop {
                 return;
             }
         };
-        out.attach(slot);
+        out.wire().attach(slot);
         let conn = Conn::awaiting_header(info, accepted_at, stream, out, header);
         self.settle_in(slot, conn);
     }
@@ -447,8 +458,13 @@ impl EventLoop {
             };
             conn.armed = None;
             match conn.expired(now, config) {
-                Some(timed_out) => {
-                    conn.end_now(DisconnectReason::Timeout, timed_out);
+                Some((reason, timed_out)) => {
+                    if timed_out == TimedOut::Writing {
+                        // Every waiting sender goes on now, not when the
+                        // loop gets to this connection's end.
+                        conn.out.cut(reason.clone());
+                    }
+                    conn.end_now(reason, timed_out);
                     self.advance(slot);
                 }
                 None => self.arm(slot),
@@ -486,7 +502,7 @@ impl EventLoop {
         self.free.push(slot);
         self.home.load.fetch_sub(1, Relaxed);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        conn.out.detach();
+        detach(&conn.out);
         let stats = &self.server.stats;
         conn.tally.flush(stats);
         if !conn.opened() {
@@ -531,7 +547,7 @@ impl EventLoop {
             if conn.session.is_none() && conn.opened() {
                 // Its session is on a worker: close the socket and count
                 // it now; the session ends when the call returns.
-                conn.out.detach();
+                detach(&conn.out);
                 let Some(conn) = self.conns[slot].take() else {
                     continue;
                 };
@@ -550,6 +566,13 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// A connection leaves its loop: no more notes for it, and its outgoing
+/// side is closed (later sends fail, its queue is dropped).
+fn detach(out: &Out) {
+    out.wire().detach();
+    out.cut(DisconnectReason::Closed);
 }
 
 /// Closes a connection's socket, before the table forgets the connection

@@ -1,21 +1,14 @@
-//! [`PendingBytes`]: what one client has been sent but its socket has not
-//! taken yet, in order.
+//! [`ByteQueue`]: the bytes one client has been sent and its socket has
+//! not taken yet, in order.
 //!
-//! A socket takes bytes only as fast as its client reads. Writing the rest
-//! with a blocking call stalls the thread that writes: in a chat room that
-//! is the speaker's thread, and through it everyone (one member who never
-//! reads froze a room for `write_timeout_ms`). So a write takes what the
-//! socket accepts at once and queues the remainder here; someone drains the
-//! queue when the socket can take more (the blocking modes' flusher thread;
-//! the event loops keep their own queue, `mailbox.rs`'s `Outgoing`, which
-//! hands sends to the loop in batches). Whole messages are queued one after
-//! the other, so the bytes on the wire are the messages in the order they
-//! were sent, never two of them mixed.
+//! Every mode keeps a connection's outgoing bytes in one of these, inside
+//! its [`Outgoing`](super::outgoing::Outgoing) (which decides who may add
+//! to it and who waits). Whole messages are appended one after the other,
+//! so the bytes on the wire are the messages in the order they were sent,
+//! never two of them mixed; whoever owns the socket takes a prefix with
+//! [`write_with`](ByteQueue::write_with).
 //!
-//! The queue is pure bookkeeping, no I/O of its own: whoever owns it says
-//! how to write ([`write_with`](PendingBytes::write_with)) and when a
-//! client has too much waiting ([`fits`](PendingBytes::fits) against
-//! `max_pending_bytes`).
+//! Pure bookkeeping, no I/O and no locking of its own.
 
 use std::io;
 
@@ -26,7 +19,7 @@ use std::io;
 /// a write takes a prefix, and the buffer is compacted only once at least
 /// half of it was written, so each byte is moved at most once on average.
 #[derive(Debug, Default)]
-pub(crate) struct PendingBytes {
+pub(crate) struct ByteQueue {
     buf: Vec<u8>,
     /// Bytes of `buf` already written.
     head: usize,
@@ -39,10 +32,10 @@ pub(crate) struct PendingBytes {
 /// to a client should not keep a megabyte per connection for its lifetime.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
-impl PendingBytes {
+impl ByteQueue {
     /// An empty queue.
-    pub fn new() -> PendingBytes {
-        PendingBytes::default()
+    pub fn new() -> ByteQueue {
+        ByteQueue::default()
     }
 
     /// Bytes waiting.
@@ -53,11 +46,6 @@ impl PendingBytes {
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Whether `extra` more bytes keep the queue within `limit` bytes.
-    pub fn fits(&self, extra: usize, limit: usize) -> bool {
-        self.len().saturating_add(extra) <= limit
     }
 
     /// Appends `bytes` behind everything already waiting.
@@ -153,7 +141,7 @@ mod tests {
 
     #[test]
     fn bytes_leave_in_the_order_they_were_queued_whole_messages_unmixed() {
-        let mut q = PendingBytes::new();
+        let mut q = ByteQueue::new();
         let messages: Vec<Vec<u8>> = (0..50u8)
             .map(|i| vec![b'a' + i % 26; 1 + i as usize])
             .collect();
@@ -173,23 +161,8 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_counts_what_waits_not_what_was_written() {
-        let mut q = PendingBytes::new();
-        assert!(q.fits(1024, 1024));
-        assert!(!q.fits(1025, 1024));
-        q.push(&[0; 1000]);
-        assert!(q.fits(24, 1024));
-        assert!(!q.fits(25, 1024));
-        let (mut room, mut got) = (600, Vec::new());
-        assert_eq!(q.write_with(socket(&mut room, &mut got)).unwrap(), 600);
-        assert_eq!(q.len(), 400);
-        assert!(q.fits(624, 1024), "written bytes no longer count");
-        assert!(!q.fits(usize::MAX, 1024), "no overflow on a huge message");
-    }
-
-    #[test]
     fn marks_tell_a_waiter_when_its_message_has_left() {
-        let mut q = PendingBytes::new();
+        let mut q = ByteQueue::new();
         q.note_written(10); // sent straight to the socket
         q.push(b"first");
         let first = q.end();
@@ -207,7 +180,7 @@ mod tests {
 
     #[test]
     fn errors_other_than_would_block_come_back_and_keep_the_rest() {
-        let mut q = PendingBytes::new();
+        let mut q = ByteQueue::new();
         q.push(b"abcdef");
         let mut calls = 0;
         let e = q
@@ -226,7 +199,7 @@ mod tests {
 
     #[test]
     fn an_emptied_queue_gives_back_a_large_buffer() {
-        let mut q = PendingBytes::new();
+        let mut q = ByteQueue::new();
         q.push(&vec![1; 1 << 20]);
         q.write_with(|b| Ok(b.len())).unwrap();
         assert!(q.is_empty());

@@ -2,7 +2,7 @@
 //! (at home on the loop, or away on a worker for one message), the bytes
 //! it has to write, and its deadlines.
 //!
-//! The blocking loop (`connection.rs`) reads, handles and writes in order
+//! The blocking loop (`blocking/serve.rs`) reads, handles and writes in order
 //! and may wait at each step; here no step may wait, so each connection
 //! remembers where it stands and [`Conn::advance`] does everything that can
 //! be done now, then says what it waits for. The order of work is the
@@ -10,33 +10,35 @@
 //! (so `raw` framing still sees one read as one message), replies are
 //! written before more is read once they pile up (backpressure: a client
 //! that does not read stops being read, as a blocking write would stop
-//! it), and an ending connection first writes what it owes.
+//! it), and an ending connection first writes what it owes. A connection
+//! whose handler's sends filled another client's queue is paused the same
+//! way (`outgoing.rs`): not read, no message handled, until that queue
+//! drains; its own writes go on meanwhile.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lifecycle::{self, TimedOut};
-use super::live::ServerState;
-use super::mailbox::{Done, Job, Mailbox, Outgoing, Runner};
-use super::proxy_header::{Found, ProxyHeader, Verdict};
-use super::stats::{Stats, Tally};
+use super::mailbox::Mailbox;
+use super::runner::{Done, Job, Runner};
+use super::wire::Out;
 use crate::config::Config;
 use crate::handler::{ConnInfo, DisconnectReason};
+use crate::server::lifecycle::{self, TimedOut};
+use crate::server::live::ServerState;
+use crate::server::outgoing::producing;
+use crate::server::proxy_header::{Found, ProxyHeader, Verdict};
+use crate::server::stats::{Stats, Tally};
 use crate::session::{Session, Step};
 
 /// Unwritten bytes past which a connection stops handling and reading
 /// until its client has taken some: enough to keep a busy client's
 /// pipeline full, small next to `max_pending_bytes`.
-pub(crate) const HIGH_WATER: usize = 64 * 1024;
+const HIGH_WATER: usize = 64 * 1024;
 
 /// Reads one connection may make per turn of its loop before the others
 /// get theirs: a client sending at full speed cannot starve its loop.
 const READS_PER_TURN: usize = 16;
-
-/// A write buffer larger than this is given back once emptied, so a burst
-/// does not leave an idle connection holding its memory.
-const KEEP_BUFFER: usize = 64 * 1024;
 
 /// What a connection waits for after [`Conn::advance`].
 #[derive(Debug)]
@@ -90,16 +92,13 @@ pub(crate) struct Conn {
     stage: Stage,
     pub accepted_at: Instant,
     pub stream: mio::net::TcpStream,
-    pub out: Arc<Outgoing>,
+    pub out: Arc<Out>,
     /// `None` while a worker runs one of its handler calls. Boxed because
     /// it travels (to the handler call and back) once per message, and a
     /// pointer moves cheaper than the whole session.
     pub session: Option<Box<Session>>,
     /// A handler call was lost (a bug outside the handler): end without it.
     lost: bool,
-    /// Bytes being written, taken from the replies or the outgoing queue.
-    sending: Vec<u8>,
-    sent: usize,
     /// Readiness last reported and not yet used up (mio is edge-triggered:
     /// no new event comes until a call returns `WouldBlock`).
     pub readable: bool,
@@ -109,9 +108,6 @@ pub(crate) struct Conn {
     ending: Option<Ending>,
     /// The read deadline counts from here: the last message handled.
     last_message: Instant,
-    /// The write deadline counts from here: the last write that made
-    /// progress while bytes were waiting.
-    stalled_since: Option<Instant>,
     /// Messages already added to the tally.
     counted: u64,
     pub tally: Tally,
@@ -125,7 +121,7 @@ impl Conn {
         info: ConnInfo,
         accepted_at: Instant,
         stream: mio::net::TcpStream,
-        out: Arc<Outgoing>,
+        out: Arc<Out>,
         session: Session,
         step: Step,
     ) -> Conn {
@@ -150,7 +146,7 @@ impl Conn {
         info: ConnInfo,
         accepted_at: Instant,
         stream: mio::net::TcpStream,
-        out: Arc<Outgoing>,
+        out: Arc<Out>,
         header: ProxyHeader,
     ) -> Conn {
         Conn::blank(info, accepted_at, stream, out, Stage::Header(header))
@@ -161,7 +157,7 @@ impl Conn {
         info: ConnInfo,
         accepted_at: Instant,
         stream: mio::net::TcpStream,
-        out: Arc<Outgoing>,
+        out: Arc<Out>,
         stage: Stage,
     ) -> Conn {
         Conn {
@@ -172,8 +168,6 @@ impl Conn {
             out,
             session: None,
             lost: false,
-            sending: Vec::new(),
-            sent: 0,
             // Tried once whatever the poller says: costs a call, and works
             // the same on every platform mio supports.
             readable: true,
@@ -181,7 +175,6 @@ impl Conn {
             eof: false,
             ending: None,
             last_message: Instant::now(),
-            stalled_since: None,
             counted: 0,
             tally: Tally::default(),
             armed: None,
@@ -244,8 +237,8 @@ impl Conn {
         }
         let mut reads = 0;
         loop {
-            if let Some(cut) = self.out.cut() {
-                self.end_now(cut.reason(), TimedOut::Writing);
+            if let Some(cut) = self.out.cut_reason() {
+                self.end_now(cut, TimedOut::Writing);
             }
             if let Some(e) = self.ending.as_ref().filter(|e| !e.flush) {
                 return if self.session.is_some() || self.lost {
@@ -258,6 +251,7 @@ impl Conn {
             // replies gathered) before anything is written or read again.
             if self.ending.is_none()
                 && self.pending() < HIGH_WATER
+                && !self.out.is_held()
                 && self.session.as_mut().is_some_and(|s| s.has_input())
             {
                 let job = Job {
@@ -265,6 +259,7 @@ impl Conn {
                     slot: cx.slot,
                     id: self.info.id,
                     home: cx.home.clone(),
+                    out: self.out.clone(),
                 };
                 if let Some(done) = cx.runner.run(job) {
                     self.returned(done, &cx.server.stats);
@@ -273,10 +268,6 @@ impl Conn {
             }
             if let Err(e) = self.flush() {
                 self.end_now(DisconnectReason::from_io(&e), TimedOut::Writing);
-                continue;
-            }
-            if self.pending() > cx.server.config.max_pending_bytes {
-                self.end_now(DisconnectReason::SlowConsumer, TimedOut::Writing);
                 continue;
             }
             if self.session.is_none() {
@@ -290,7 +281,9 @@ impl Conn {
                     Next::Wait
                 };
             }
-            if self.pending() >= HIGH_WATER {
+            if self.pending() >= HIGH_WATER || self.out.is_held() {
+                // Its client must take its replies first, or (held) it
+                // filled another client's queue: no reading until then.
                 return Next::Wait;
             }
             if self.eof || (!self.readable && cx.draining) {
@@ -346,9 +339,9 @@ impl Conn {
         let config = &cx.server.config;
         let size = config.framing.read_size(config.max_message_bytes);
         loop {
-            if let Some(cut) = self.out.cut() {
+            if let Some(cut) = self.out.cut_reason() {
                 // Still waiting at shutdown's deadline.
-                self.end_now(cut.reason(), TimedOut::Reading);
+                self.end_now(cut, TimedOut::Reading);
             }
             if let Some(e) = &self.ending {
                 return Some(Next::End(e.reason.clone(), e.timed_out));
@@ -398,7 +391,7 @@ impl Conn {
         self.stage = Stage::Open;
         let config = &server.config;
         let mut session = Session::new(handler, self.info, config, self.out.clone());
-        let step = session.start();
+        let step = producing(self.out.clone(), || session.start());
         let early = &cx.buf[found.used..n];
         if !early.is_empty() {
             self.tally.bytes_in += early.len() as u64;
@@ -432,72 +425,40 @@ impl Conn {
         self.take_reply();
     }
 
-    /// Moves the session's replies to the bytes to write, behind anything
+    /// Moves the session's replies to the outgoing queue, behind anything
     /// senders queued before (they were sent during the call, as in the
     /// blocking modes, where a send writes at once and replies after).
     fn take_reply(&mut self) {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let n = session.output().len();
-        if n == 0 {
-            return;
-        }
-        if self.out.nothing_queued() {
-            if self.sent == self.sending.len() {
-                self.sending.clear();
-                self.sent = 0;
-                session.swap_output(&mut self.sending);
-            } else {
-                self.sending.extend_from_slice(session.output());
-                session.clear_output();
-            }
-            self.out.added(n);
-        } else {
+        if !session.output().is_empty() {
             self.out.queue_reply(session.output());
             session.clear_output();
         }
     }
 
-    /// Writes what the socket takes now, refilling from the outgoing queue;
-    /// keeps the write deadline's clock.
+    /// Writes what the socket takes now.
     fn flush(&mut self) -> io::Result<()> {
-        let mut progress = false;
-        let result = loop {
-            if self.sent == self.sending.len() {
-                if self.sending.capacity() > KEEP_BUFFER {
-                    self.sending = Vec::new();
-                } else {
-                    self.sending.clear();
-                }
-                self.sent = 0;
-                self.out.take_queued(&mut self.sending);
-                if self.sending.is_empty() {
-                    break Ok(());
-                }
-            }
-            if !self.writable {
-                break Ok(());
-            }
-            match (&self.stream).write(&self.sending[self.sent..]) {
-                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.sent += n;
-                    self.tally.bytes_out += n as u64;
-                    self.out.wrote(n);
-                    progress = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        if self.pending() == 0 {
-            self.stalled_since = None;
-        } else if progress || self.stalled_since.is_none() {
-            self.stalled_since = Some(Instant::now());
+        if !self.writable || self.pending() == 0 {
+            return Ok(());
         }
-        result
+        let Conn {
+            stream,
+            out,
+            tally,
+            writable,
+            ..
+        } = self;
+        let written = out.write_to(|b| match (&*stream).write(b) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *writable = false;
+                Err(e)
+            }
+            other => other,
+        })?;
+        tally.bytes_out += written as u64;
+        Ok(())
     }
 
     /// Whether the connection waits for its client to send (its PROXY
@@ -509,13 +470,14 @@ impl Conn {
             && self.ending.is_none()
             && !self.eof
             && self.pending() < HIGH_WATER
+            && !self.out.is_held()
     }
 
-    /// The earliest of the connection's deadlines now, if any runs.
+    /// The earliest of the connection's deadlines now, if any runs: the
+    /// outgoing side's (its client takes nothing of what waits), and the
+    /// read deadline while it waits for its client.
     pub fn deadline(&self, config: &Config) -> Option<Instant> {
-        let write = self
-            .stalled_since
-            .map(|t| t + Duration::from_millis(config.write_timeout_ms));
+        let write = self.out.deadline().map(|(at, _)| at);
         let read = (config.read_timeout_ms > 0 && self.waits_for_client())
             .then(|| self.last_message + Duration::from_millis(config.read_timeout_ms));
         match (write, read) {
@@ -524,20 +486,20 @@ impl Conn {
         }
     }
 
-    /// Which deadline has passed by `now`, if one has.
-    pub fn expired(&self, now: Instant, config: &Config) -> Option<TimedOut> {
-        let passed = |since: Instant, ms: u64| since + Duration::from_millis(ms) <= now;
-        if self
-            .stalled_since
-            .is_some_and(|t| passed(t, config.write_timeout_ms))
+    /// Which deadline has passed by `now`, if one has, and why it ends the
+    /// connection.
+    pub fn expired(&self, now: Instant, config: &Config) -> Option<(DisconnectReason, TimedOut)> {
+        if let Some((at, reason)) = self.out.deadline()
+            && at <= now
         {
-            return Some(TimedOut::Writing);
+            return Some((reason, TimedOut::Writing));
         }
+        let passed = |since: Instant, ms: u64| since + Duration::from_millis(ms) <= now;
         if config.read_timeout_ms > 0
             && self.waits_for_client()
             && passed(self.last_message, config.read_timeout_ms)
         {
-            return Some(TimedOut::Reading);
+            return Some((DisconnectReason::Timeout, TimedOut::Reading));
         }
         None
     }

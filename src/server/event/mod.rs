@@ -1,0 +1,19 @@
+//! The event way of serving, shared by the `event` and `event-workers`
+//! modes: loop threads that each own a share of the connections on
+//! non-blocking sockets (`loops.rs`), moving each one on as far as it can
+//! without waiting (`conn.rs`), reached from other threads only through
+//! their mailboxes (`mailbox.rs`, and `wire.rs` for a connection's
+//! outgoing bytes), keeping their connections' deadlines (`deadlines.rs`).
+//! Where a handler call runs is the one thing the two modes do
+//! differently (`runner.rs`).
+
+mod conn;
+mod deadlines;
+mod loops;
+mod mailbox;
+mod runner;
+mod wire;
+
+pub(crate) use loops::{Loops, end_orphan};
+pub(crate) use mailbox::Mailbox;
+pub(crate) use runner::{Done, Job, Runner};
