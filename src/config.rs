@@ -122,7 +122,8 @@ settings! {
         flag "max-pending-bytes" "BYTES", "Bytes waiting for one client before whoever sends to it is slowed",
         range::<1_024, { 1 << 30 }, _>;
     /// Cut a client whose queue is full (`max_pending_bytes`) and that
-    /// takes no byte of it for this long, as too slow: a client that
+    /// takes next to nothing of it (less than 64 KiB, or a sixteenth of
+    /// the limit if less) for this long, as too slow: a client that
     /// stopped reading cannot slow those who send to it for longer.
     stall_timeout_ms: u64 = 2_000, with_stall_timeout_ms(u64),
         flag "stall-timeout-ms" "MS", "Cut a client with a full queue that takes nothing for this long",

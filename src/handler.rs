@@ -46,10 +46,10 @@ pub enum DisconnectReason {
     /// The client reset the connection: it crashed, or closed while data
     /// was still on its way. Common and harmless under load generators.
     Reset,
-    /// The client did not take its bytes: more than `max_pending_bytes`
-    /// were waiting to be sent to it (replies and pushes from
-    /// [`Sender`]s), so it was cut rather than let one slow reader hold up
-    /// everyone who sends to it (Redis's output-buffer limit, IRC's SendQ).
+    /// The client stopped reading: its queue was full (`max_pending_bytes`
+    /// waiting, and someone slowed by it) and it took no byte for
+    /// `stall_timeout_ms`. It is cut so those who send to it go on; a
+    /// client who reads, however slowly, is never cut for this.
     SlowConsumer,
     /// The server closed it through [`Sender::close`], e.g. a chat room
     /// kicking a member; told apart from the client leaving so a room can
@@ -83,7 +83,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Panic(m) => write!(f, "handler panicked: {m}"),
             DisconnectReason::Reset => f.write_str("reset by the client"),
             DisconnectReason::SlowConsumer => {
-                f.write_str("too slow: more than max_pending_bytes waiting to be sent to it")
+                f.write_str("too slow: stopped reading while its queue was full")
             }
             DisconnectReason::Closed => f.write_str("closed by the server (Sender::close)"),
             DisconnectReason::Error(m) => write!(f, "error: {m}"),

@@ -180,9 +180,10 @@ pub(crate) fn close(
             ),
         },
         DisconnectReason::SlowConsumer => log::warn!(
-            "Connection from {} closed: too slow: more than {} bytes waiting to be sent to it (max_pending_bytes).",
+            "Connection from {} closed: too slow: its queue was full ({} bytes, max_pending_bytes) and it took nothing for {} ms (stall_timeout_ms).",
             info.peer,
-            config.max_pending_bytes
+            config.max_pending_bytes,
+            config.stall_timeout_ms
         ),
         // The client's doing, not a fault of the server: not a warning.
         DisconnectReason::Reset => {

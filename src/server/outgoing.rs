@@ -26,8 +26,8 @@
 //! listener who reads gets every line, at the pace of the slowest reader
 //! the speaker waits for; the speaker is slowed to that pace, as TCP would
 //! slow her. A listener who reads nothing at all cannot slow anyone for
-//! long: once its queue is full and it has taken no byte for
-//! `stall_timeout_ms`, it is cut ([`DisconnectReason::SlowConsumer`]), its
+//! long: once its queue is full and it has taken next to nothing (less
+//! than 64 KiB) for `stall_timeout_ms`, it is cut ([`DisconnectReason::SlowConsumer`]), its
 //! memory is given back, and whoever waited on it goes on at once.
 //!
 //! ```text
@@ -41,9 +41,9 @@
 //!                    +-----------+                                      | to max / 2, every
 //!                    |   full    | -------------------------------------+ producer goes on
 //!                    +-----------+
-//!                          |  the client takes no byte for stall_timeout_ms
-//!                          v  (counted from the later of its last byte and
-//!                    +-----------+    the moment the queue filled)
+//!                          |  the client takes less than 64 KiB in
+//!                          v  stall_timeout_ms (counted from the later of
+//!                    +-----------+  the queue filling and its last 64 KiB)
 //!                    |    cut    |  SlowConsumer: queue dropped, producers
 //!                    +-----------+  go on at once, later sends fail
 //! ```
@@ -116,6 +116,16 @@ impl Limits {
     fn hard_cap(&self) -> usize {
         self.max_pending.saturating_mul(2)
     }
+
+    /// Bytes a client with a full queue must take within `stall_timeout`
+    /// to count as reading: 64 KiB (a sixteenth of the limit if that is
+    /// less), 32 KB/s with the defaults. Any byte would not do: a client
+    /// that never reads still has a kernel that takes a few KB now and then
+    /// (seen: 2 KB at the 2 s mark, as its receive queue was compacted),
+    /// and each would restart the clock.
+    fn stride(&self) -> usize {
+        (self.max_pending / 16).clamp(1, 64 * 1024)
+    }
 }
 
 /// A connection's socket as its outgoing side sees it; one implementation
@@ -165,11 +175,16 @@ struct State {
     /// Connections paused because their sends filled this queue (event
     /// modes), told to go on when it drains to the low-water mark.
     paused: Vec<Arc<dyn Pausable>>,
-    /// When bytes began to wait, or last left: the deadlines count from
-    /// here.
+    /// When bytes began to wait, or last left: the write deadline counts
+    /// from here.
     since: Instant,
     /// When a producer last found the queue full; `None` while it has room.
     full_since: Option<Instant>,
+    /// When the client last took a [stride](Limits::stride) of bytes, and
+    /// how much it has taken since: the stall deadline counts from the
+    /// later of this and `full_since`.
+    strode: Instant,
+    taken_since_stride: usize,
 }
 
 impl<W: Wire> Outgoing<W> {
@@ -187,6 +202,8 @@ impl<W: Wire> Outgoing<W> {
                 paused: Vec::new(),
                 since: Instant::now(),
                 full_since: None,
+                strode: Instant::now(),
+                taken_since_stride: 0,
             }),
             moved: Condvar::new(),
             pending: AtomicUsize::new(0),
@@ -291,6 +308,7 @@ impl<W: Wire> Outgoing<W> {
     fn fill(&self, st: &mut State) {
         if st.full_since.is_none() {
             st.full_since = Some(Instant::now());
+            st.taken_since_stride = 0;
             self.wake();
         }
     }
@@ -359,6 +377,12 @@ impl<W: Wire> Outgoing<W> {
         }
     }
 
+    /// Bytes the client has taken so far: every byte written to the
+    /// socket, by whoever wrote it.
+    pub fn taken(&self) -> u64 {
+        self.state().queue.taken()
+    }
+
     /// The mark everything queued until now reaches.
     pub fn end_mark(&self) -> u64 {
         self.state().queue.end()
@@ -405,7 +429,12 @@ impl<W: Wire> Outgoing<W> {
             }
         };
         if n > 0 {
-            st.since = Instant::now();
+            let now = Instant::now();
+            st.since = now;
+            st.taken_since_stride += n;
+            if st.taken_since_stride >= self.limits.stride() {
+                (st.strode, st.taken_since_stride) = (now, 0);
+            }
             self.pending.store(st.queue.len(), Relaxed);
             if st.waiting > 0 {
                 self.moved.notify_all();
@@ -428,15 +457,14 @@ impl<W: Wire> Outgoing<W> {
 
     /// When the connection must be cut if its client takes no byte before,
     /// and as what: `None` while nothing waits.
-    pub fn deadline(&self) -> Option<(Instant, DisconnectReason)> {
-        let st = self.state();
+    fn deadline(&self, st: &State) -> Option<(Instant, DisconnectReason)> {
         if st.cut.is_some() || st.queue.is_empty() {
             return None;
         }
         let write = st.since + self.limits.write_timeout;
         match st.full_since {
             Some(full) => {
-                let stall = st.since.max(full) + self.limits.stall_timeout;
+                let stall = st.strode.max(full) + self.limits.stall_timeout;
                 Some(if stall <= write {
                     (stall, DisconnectReason::SlowConsumer)
                 } else {
@@ -445,6 +473,34 @@ impl<W: Wire> Outgoing<W> {
             }
             None => Some((write, DisconnectReason::Timeout)),
         }
+    }
+
+    /// When whoever drains the queue must next look at the socket without
+    /// being told to: at the deadline, and, while the queue is full, every
+    /// quarter of `stall_timeout_ms`. A socket is reported writable only
+    /// once half of what its kernel holds has left, so a client reading
+    /// slowly (or a kernel that grows its buffer late) frees room that no
+    /// event announces; the drainer writes what fits at each look, and the
+    /// client's progress is counted before its deadline comes.
+    pub fn next_look(&self) -> Option<Instant> {
+        let st = self.state();
+        let (at, _) = self.deadline(&st)?;
+        Some(match st.full_since {
+            Some(_) => at.min(Instant::now() + self.limits.stall_timeout / 4),
+            None => at,
+        })
+    }
+
+    /// After a look (a write of what fits): cuts the connection if its
+    /// deadline has passed, and says why.
+    pub fn cut_if_overdue(&self) -> Option<DisconnectReason> {
+        let mut st = self.state();
+        let (at, reason) = self.deadline(&st)?;
+        if at > Instant::now() {
+            return None;
+        }
+        self.cut_locked(&mut st, reason.clone());
+        Some(reason)
     }
 
     /// Cuts the connection for `reason` unless it already was (the first
@@ -628,7 +684,7 @@ mod tests {
         thread::sleep(Duration::from_millis(100));
         assert!(!sender.is_finished(), "a send past the limit did not wait");
         assert!(
-            out.deadline()
+            out.deadline(&out.state())
                 .is_some_and(|(_, r)| r == DisconnectReason::SlowConsumer)
         );
         client_reads(&out, 400);
@@ -639,7 +695,7 @@ mod tests {
         client_reads(&out, 10_000);
         let got = out.wire().got.lock().unwrap().clone();
         assert_eq!(got, [vec![b'a'; 1000], vec![b'c'; 100]].concat());
-        assert!(out.deadline().is_none(), "nothing waits, no deadline runs");
+        assert!(out.next_look().is_none(), "nothing waits, no deadline runs");
     }
 
     #[test]
@@ -718,7 +774,7 @@ mod tests {
     fn the_stall_clock_starts_when_the_queue_fills() {
         let out = Outgoing::new(1, limits(1000), TestWire::default());
         out.send(&[b'a'; 600], true).unwrap();
-        let (t, reason) = out.deadline().unwrap();
+        let (t, reason) = out.deadline(&out.state()).unwrap();
         assert_eq!(reason, DisconnectReason::Timeout);
         assert!(t >= Instant::now() + Duration::from_secs(25));
         thread::scope(|s| {
@@ -727,8 +783,11 @@ mod tests {
                 out.send(&[b'b'; 600], true).unwrap();
             });
         });
-        let (t, reason) = out.deadline().unwrap();
+        let (t, reason) = out.deadline(&out.state()).unwrap();
         assert_eq!(reason, DisconnectReason::SlowConsumer);
         assert!(t <= Instant::now() + Duration::from_secs(2));
+        // Looked at four times a stall timeout while full.
+        assert!(out.next_look().unwrap() <= Instant::now() + Duration::from_millis(500));
+        assert_eq!(out.cut_if_overdue(), None, "not yet");
     }
 }

@@ -50,12 +50,12 @@ pub(crate) trait Flush: Send + Sync {
     fn fd(&self) -> RawFd;
     /// Writes what the socket takes now, without blocking.
     fn flush(&self) -> Flushed;
-    /// When the connection must be cut if its client takes nothing more;
-    /// `None` once nothing waits.
-    fn deadline(&self) -> Option<Instant>;
-    /// The deadline passed, and a last [`flush`](Flush::flush) took
-    /// nothing either: cut the connection, for the deadline's reason.
-    fn expire(&self);
+    /// When to look at the socket next without an event (a deadline, or
+    /// a periodic look while its queue is full); `None` once nothing waits.
+    fn next_look(&self) -> Option<Instant>;
+    /// After a look: cuts the connection if its deadline has passed;
+    /// returns whether it did.
+    fn cut_if_overdue(&self) -> bool;
 }
 
 /// What one [`Flush::flush`] did.
@@ -63,9 +63,8 @@ pub(crate) trait Flush: Send + Sync {
 pub(crate) enum Flushed {
     /// The queue is empty: stop watching the socket.
     Empty,
-    /// Bytes still wait; `progressed` when some were written now (which
-    /// restarts the write timeout).
-    More { progressed: bool },
+    /// Bytes still wait.
+    More,
     /// The connection is closed or cut: forget it.
     Gone,
 }
@@ -169,7 +168,7 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
         let now = Instant::now();
         let timeout = watched
             .values()
-            .filter_map(|w| w.deadline())
+            .filter_map(|w| w.next_look())
             .map(|at| at.saturating_duration_since(now))
             .min();
         if let Err(e) = poll.poll(&mut events, timeout) {
@@ -196,9 +195,9 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
                     poll.registry()
                         .register(&mut SourceFd(&fd), token, Interest::WRITABLE);
                 if let Err(e) = registered {
-                    // Its queue would never drain: the expiry cuts it.
+                    // Its queue would never drain: its deadline cuts it.
                     log::error!("Cannot watch connection {id} for writing: {e}");
-                    conn.expire();
+                    slot.insert(conn);
                     continue;
                 }
                 slot.insert(conn);
@@ -214,25 +213,21 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
             }
         }
         let now = Instant::now();
-        let overdue: Vec<u64> = watched
+        let due: Vec<u64> = watched
             .iter()
-            .filter(|(_, w)| w.deadline().is_some_and(|at| at <= now))
+            .filter(|(_, w)| w.next_look().is_some_and(|at| at <= now))
             .map(|(id, _)| *id)
             .collect();
-        for id in overdue {
+        for id in due {
             let Some(conn) = watched.get(&id) else {
                 continue;
             };
-            // A writable event comes only once a third of the socket's
-            // buffer is free; a client reading slowly may have freed less,
-            // and that is progress too. So the socket has the last word.
-            match conn.flush() {
-                Flushed::More { progressed: true } => {}
-                Flushed::More { progressed: false } => {
-                    conn.expire();
-                    forget(&poll, &mut watched, id);
-                }
-                Flushed::Empty | Flushed::Gone => forget(&poll, &mut watched, id),
+            // A look: what the socket takes now is progress the client
+            // made without an event saying so; then the deadline, if it
+            // has passed, cuts.
+            let flushed = conn.flush();
+            if conn.cut_if_overdue() || matches!(flushed, Flushed::Empty | Flushed::Gone) {
+                forget(&poll, &mut watched, id);
             }
         }
     }

@@ -53,6 +53,8 @@ pub(crate) fn serve(server: &ServerState, conn: Conn) {
     let mut session = Session::new(handler, info, config, socket.clone());
     let (reason, timed_out) = drive(server, &socket, &mut session, &early);
     let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
+    // Replies and what senders sent, whichever thread wrote them.
+    server.stats.bytes_out.fetch_add(socket.taken(), Relaxed);
     session.end(&reason);
     lifecycle::close(
         server,
@@ -152,7 +154,6 @@ fn drive(
             if let Err(cut) = sent {
                 return closed(server, cut);
             }
-            counts.bytes_out += session.output().len() as u64;
             session.clear_output();
         }
         if let Step::Close(reason) = step {

@@ -106,19 +106,17 @@ impl Flush for Socket {
         }
         match self.write_to(|b| send_now(&self.wire().stream, b)) {
             Ok(_) if self.pending() == 0 => Flushed::Empty,
-            Ok(n) => Flushed::More { progressed: n > 0 },
+            Ok(_) => Flushed::More,
             Err(_) => Flushed::Gone,
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        Outgoing::deadline(self).map(|(at, _)| at)
+    fn next_look(&self) -> Option<Instant> {
+        Outgoing::next_look(self)
     }
 
-    fn expire(&self) {
-        if let Some((_, reason)) = Outgoing::deadline(self) {
-            self.cut(reason);
-        }
+    fn cut_if_overdue(&self) -> bool {
+        Outgoing::cut_if_overdue(self).is_some()
     }
 }
 

@@ -474,10 +474,10 @@ impl Conn {
     }
 
     /// The earliest of the connection's deadlines now, if any runs: the
-    /// outgoing side's (its client takes nothing of what waits), and the
-    /// read deadline while it waits for its client.
+    /// outgoing side's next look (`outgoing.rs`), and the read deadline
+    /// while it waits for its client.
     pub fn deadline(&self, config: &Config) -> Option<Instant> {
-        let write = self.out.deadline().map(|(at, _)| at);
+        let write = self.out.next_look();
         let read = (config.read_timeout_ms > 0 && self.waits_for_client())
             .then(|| self.last_message + Duration::from_millis(config.read_timeout_ms));
         match (write, read) {
@@ -486,12 +486,21 @@ impl Conn {
         }
     }
 
-    /// Which deadline has passed by `now`, if one has, and why it ends the
-    /// connection.
-    pub fn expired(&self, now: Instant, config: &Config) -> Option<(DisconnectReason, TimedOut)> {
-        if let Some((at, reason)) = self.out.deadline()
-            && at <= now
-        {
+    /// A deadline came: looks at the socket (writes what it takes now,
+    /// which no event may have announced), then says which deadline has
+    /// passed by `now`, if one has, and why it ends the connection. The
+    /// outgoing side's cut is made here, so whoever waits on the
+    /// connection goes on at once.
+    pub fn expired(
+        &mut self,
+        now: Instant,
+        config: &Config,
+    ) -> Option<(DisconnectReason, TimedOut)> {
+        self.writable = true;
+        if let Err(e) = self.flush() {
+            return Some((DisconnectReason::from_io(&e), TimedOut::Writing));
+        }
+        if let Some(reason) = self.out.cut_if_overdue() {
             return Some((reason, TimedOut::Writing));
         }
         let passed = |since: Instant, ms: u64| since + Duration::from_millis(ms) <= now;

@@ -459,15 +459,12 @@ impl EventLoop {
             conn.armed = None;
             match conn.expired(now, config) {
                 Some((reason, timed_out)) => {
-                    if timed_out == TimedOut::Writing {
-                        // Every waiting sender goes on now, not when the
-                        // loop gets to this connection's end.
-                        conn.out.cut(reason.clone());
-                    }
                     conn.end_now(reason, timed_out);
                     self.advance(slot);
                 }
-                None => self.arm(slot),
+                // A look may have written, and so freed a paused producer
+                // or a reply: move it on too.
+                None => self.advance(slot),
             }
         }
         let conns = &self.conns;
