@@ -244,6 +244,42 @@ mod tests {
         assert_eq!(group.len(), 1);
     }
 
+    /// An outbox whose queue is full: `try_send` is refused, `send` goes
+    /// (a real one would slow the caller first).
+    #[derive(Default)]
+    struct Full(MemoryOutbox);
+
+    impl crate::sender::Outbox for Full {
+        fn send(&self, bytes: &[u8], wait: bool) -> Result<(), SendError> {
+            if !wait {
+                return Err(SendError::Full);
+            }
+            self.0.send(bytes, wait)
+        }
+        fn pending(&self) -> usize {
+            1 << 20
+        }
+        fn close(&self) {
+            self.0.close()
+        }
+    }
+
+    #[test]
+    fn a_lossy_broadcast_skips_a_full_member_and_keeps_it() {
+        let group = Group::new();
+        let (a, a_out) = member(1);
+        let laggard = Arc::new(Full::default());
+        group.join(a);
+        group.join(Sender::new(2, Framing::Line, laggard.clone()));
+        assert_eq!(group.try_broadcast("tick"), 1);
+        assert!(group.contains(2), "a full member stays in the group");
+        assert_eq!(a_out.take(), b"tick\n");
+        assert!(laggard.0.take().is_empty(), "the laggard skipped it");
+        assert_eq!(group.broadcast("order"), 2, "a lossless one reaches it");
+        assert_eq!(laggard.0.take(), b"order\n");
+        assert!(!laggard.0.is_closed());
+    }
+
     #[test]
     fn members_may_join_and_broadcast_from_many_threads() {
         let group = Group::new();

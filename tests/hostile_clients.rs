@@ -608,14 +608,16 @@ impl Handler for Room {
     }
 }
 
-/// Event modes: a send never blocks its caller. A member of a room that
-/// never reads gets lines pushed by another client's handler (another
-/// thread, maybe another loop) until more than `max_pending_bytes` wait
-/// for it; then it is cut as too slow (logged with its address, counted),
-/// the send fails so the room drops it, and the talker is served on.
+/// A member of a room that never reads gets lines pushed by another
+/// client's handler (another thread, maybe another loop) until its queue
+/// is full; the talker is slowed then (its send waits, or its connection
+/// is paused), until the member has taken nothing for `stall_timeout_ms`:
+/// it is cut as too slow (logged with its address, counted), the send
+/// fails so the room drops it, and the talker is served on. Every mode
+/// whose clients are served side by side.
 #[test]
-fn a_client_that_never_reads_its_pushes_is_cut_as_too_slow_in_event_modes() {
-    for mode in [Mode::Event, Mode::EventWorkers] {
+fn a_client_that_never_reads_its_pushes_is_cut_as_too_slow() {
+    for mode in Mode::ALL.into_iter().filter(|m| *m != Mode::Serial) {
         let mut c = config(mode, Framing::Line);
         c.max_pending_bytes = 256 * 1024;
         c.loops = 2;

@@ -680,13 +680,18 @@ mod tests {
             let out = out.clone();
             thread::spawn(move || out.send(&[b'c'; 100], true))
         };
-        // The sender waits while the queue stays above half the limit.
-        thread::sleep(Duration::from_millis(100));
-        assert!(!sender.is_finished(), "a send past the limit did not wait");
-        assert!(
+        // The sender waits while the queue stays above half the limit; its
+        // wait starts the stall clock.
+        let full = |out: &Outgoing<TestWire>| {
             out.deadline(&out.state())
                 .is_some_and(|(_, r)| r == DisconnectReason::SlowConsumer)
-        );
+        };
+        let waited = (0..2000).any(|_| {
+            thread::sleep(Duration::from_millis(5));
+            full(&out)
+        });
+        assert!(waited, "the sender never waited");
+        assert!(!sender.is_finished(), "a send past the limit did not wait");
         client_reads(&out, 400);
         thread::sleep(Duration::from_millis(100));
         assert!(!sender.is_finished(), "went on above the low-water mark");

@@ -286,6 +286,11 @@ impl Conn {
                 // filled another client's queue: no reading until then.
                 return Next::Wait;
             }
+            if self.session.as_mut().is_some_and(|s| s.has_input()) {
+                // Its replies held the next message back and have left
+                // now: handle it before reading (no event would come).
+                continue;
+            }
             if self.eof || (!self.readable && cx.draining) {
                 self.end_after_writing(if cx.draining {
                     DisconnectReason::Shutdown
