@@ -13,9 +13,13 @@
 //! announced as lines starting with `* `. A line nobody else hears gets the
 //! answer `(nobody else is here)`.
 //!
-//! A member that stops reading does not hold up the room: what others say
-//! to it waits in a bounded queue, and once more than `max_pending_bytes`
-//! waits it is cut, and the room hears `* name left (too slow to read)`.
+//! Every member who reads gets every line, however fast someone talks: a
+//! line waits in the member's queue, and when a queue is full
+//! (`max_pending_bytes`) the *speaker* is slowed to that member's pace,
+//! as TCP slows a writer, rather than a line being dropped. A member who
+//! stops reading altogether cannot hold the room for long: once its queue
+//! is full and it has taken nothing for `stall_timeout_ms` (2 s), it is
+//! cut, and the room hears `* name left (too slow to read)`.
 //!
 //! A handler can only answer its own client; a chat has to write to the
 //! others. It does that through a [`Group`] (`src/group.rs`): each connection

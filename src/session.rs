@@ -3,7 +3,7 @@
 //! Bytes in, handler calls, bytes out. The session decodes messages, calls
 //! the handler, frames its replies, and catches its panics; it never touches
 //! a socket. Every mode drives connections through it (the blocking loop in
-//! `connection.rs` reads and writes around it; an event loop feeds it reads
+//! `server/blocking/serve.rs` reads and writes around it; an event loop feeds it reads
 //! and hands it to a worker one message at a time), and a test drives it with
 //! plain byte slices, which is how a handler is unit-tested:
 //!

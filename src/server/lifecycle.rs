@@ -1,8 +1,8 @@
 //! How every mode opens and closes a connection: the counting, the log
 //! lines a learner reads, and the handler factory's panics.
 //!
-//! The blocking connection loop (`connection.rs`) and the event loops
-//! (`event_loop.rs`) serve a connection very differently, but its story
+//! The blocking connection loop (`blocking/serve.rs`) and the event loops
+//! (`event/loops.rs`) serve a connection very differently, but its story
 //! is told the same way in every mode: `Accept new connection from ...`,
 //! with `-v` which thread serves it and after how long a wait, then how it
 //! ended. Written once here so the modes cannot drift apart, and a test

@@ -288,19 +288,23 @@ impl<W: Wire> Outgoing<W> {
         self.fill(&mut st);
         let low = self.limits.low_water();
         while st.cut.is_none() && st.queue.len() > low {
-            // The drainer wakes us on every byte taken and on the cut; the
-            // timeout only guards against a wake-up lost to a bug.
-            st = self
-                .moved
-                .wait_timeout(st, Duration::from_secs(1))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.wait_for_progress(st);
         }
         st.waiting -= 1;
         if let Some(reason) = &st.cut {
             return Err(SendError::Closed(reason.clone()));
         }
         self.append(&mut st, bytes)
+    }
+
+    /// Waits until bytes leave or the connection is cut. The drainer wakes
+    /// waiters on both; the timeout only guards against a wake-up lost to
+    /// a bug.
+    fn wait_for_progress<'a>(&self, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.moved
+            .wait_timeout(st, Duration::from_secs(1))
+            .unwrap_or_else(|e| e.into_inner())
+            .0
     }
 
     /// A producer found the queue full: the stall clock starts, and the
@@ -401,11 +405,7 @@ impl<W: Wire> Outgoing<W> {
             if st.queue.taken() >= mark {
                 break Ok(());
             }
-            st = self
-                .moved
-                .wait_timeout(st, Duration::from_secs(1))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.wait_for_progress(st);
         };
         st.waiting -= 1;
         result

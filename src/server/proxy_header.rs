@@ -1,6 +1,6 @@
 //! Reading a connection's PROXY protocol header, without I/O: the part the
-//! blocking connection loop (`connection.rs`) and the event loops
-//! (`event_conn.rs`) share, written once.
+//! blocking connection loop (`blocking/serve.rs`) and the event loops
+//! (`event/conn.rs`) share, written once.
 //!
 //! With `proxy_protocol` on, a load balancer writes a header naming the
 //! real client before the client's first byte. The server must read it

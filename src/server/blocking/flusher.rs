@@ -84,7 +84,7 @@ impl FlushQueue {
 
     /// Asks the flusher to drain connection `id` now and whenever its
     /// socket can take more, until its queue is empty. Asking again while
-    /// it is watched only makes it drain now (`outbox.rs` does that when
+    /// it is watched only makes it drain now (`outgoing.rs` does that when
     /// it closes a connection, so the flusher forgets it at once).
     pub fn watch(&self, id: u64, conn: Arc<dyn Flush>) {
         let mut new = self.new_list();

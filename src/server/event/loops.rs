@@ -3,7 +3,7 @@
 //! Each loop is one thread with a mio poller, owning its share of the
 //! connections on non-blocking sockets: it sleeps until a socket, its
 //! mailbox or a deadline needs it, then moves each connection on as far as
-//! it can without waiting (`event_conn.rs`). A thousand idle clients cost
+//! it can without waiting (`conn.rs`). A thousand idle clients cost
 //! a loop a thousand small records and nothing else: no thread, no stack.
 //!
 //! The accept loop in `server/mod.rs` stays the one every mode shares (its
@@ -317,7 +317,7 @@ impl EventLoop {
     /// Takes on a connection that must first send its PROXY protocol
     /// header (`proxy_protocol` on): watched at once, but counted, logged
     /// and greeted only once the header has named the client
-    /// (`event_conn.rs`), as [`arrive`](EventLoop::arrive) does then.
+    /// (`conn.rs`), as [`arrive`](EventLoop::arrive) does then.
     fn arrive_behind_balancer(&mut self, arrival: Arrival, header: ProxyHeader) {
         let Arrival {
             info,

@@ -1,7 +1,7 @@
 //! `event-workers`: event loops for the sockets, worker threads for the
 //! handler calls.
 //!
-//! The loops (`event_loop.rs`) read, frame and write, as in `event` mode,
+//! The loops (`event/loops.rs`) read, frame and write, as in `event` mode,
 //! so an idle client still costs no thread. Each complete message's
 //! handler call goes to a rayon pool of `workers` threads, with the
 //! connection's session, and comes back with the reply for the loop to
