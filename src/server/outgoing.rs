@@ -185,6 +185,9 @@ struct State {
     /// later of this and `full_since`.
     strode: Instant,
     taken_since_stride: usize,
+    /// When the drainer last tried to write: while the queue is full, it
+    /// looks again a quarter of `stall_timeout` later.
+    looked: Instant,
 }
 
 impl<W: Wire> Outgoing<W> {
@@ -204,6 +207,7 @@ impl<W: Wire> Outgoing<W> {
                 full_since: None,
                 strode: Instant::now(),
                 taken_since_stride: 0,
+                looked: Instant::now(),
             }),
             moved: Condvar::new(),
             pending: AtomicUsize::new(0),
@@ -421,6 +425,7 @@ impl<W: Wire> Outgoing<W> {
         if st.cut.is_some() || st.queue.is_empty() {
             return Ok(0);
         }
+        st.looked = Instant::now();
         let n = match st.queue.write_with(write) {
             Ok(n) => n,
             Err(e) => {
@@ -486,7 +491,7 @@ impl<W: Wire> Outgoing<W> {
         let st = self.state();
         let (at, _) = self.deadline(&st)?;
         Some(match st.full_since {
-            Some(_) => at.min(Instant::now() + self.limits.stall_timeout / 4),
+            Some(full) => at.min(st.looked.max(full) + self.limits.stall_timeout / 4),
             None => at,
         })
     }
@@ -792,7 +797,9 @@ mod tests {
         assert_eq!(reason, DisconnectReason::SlowConsumer);
         assert!(t <= Instant::now() + Duration::from_secs(2));
         // Looked at four times a stall timeout while full.
-        assert!(out.next_look().unwrap() <= Instant::now() + Duration::from_millis(500));
+        let look = out.next_look().unwrap();
+        assert!(look <= Instant::now() + Duration::from_millis(500));
+        assert!(look + Duration::from_millis(500) < t, "{look:?} {t:?}");
         assert_eq!(out.cut_if_overdue(), None, "not yet");
     }
 }
