@@ -186,7 +186,7 @@ struct State {
     strode: Instant,
     taken_since_stride: usize,
     /// When the drainer last tried to write: while the queue is full, it
-    /// looks again a quarter of `stall_timeout` later.
+    /// looks again an eighth of `stall_timeout` later.
     looked: Instant,
 }
 
@@ -482,7 +482,7 @@ impl<W: Wire> Outgoing<W> {
 
     /// When whoever drains the queue must next look at the socket without
     /// being told to: at the deadline, and, while the queue is full, every
-    /// quarter of `stall_timeout_ms`. A socket is reported writable only
+    /// eighth of `stall_timeout_ms`. A socket is reported writable only
     /// once half of what its kernel holds has left, so a client reading
     /// slowly (or a kernel that grows its buffer late) frees room that no
     /// event announces; the drainer writes what fits at each look, and the
@@ -491,7 +491,7 @@ impl<W: Wire> Outgoing<W> {
         let st = self.state();
         let (at, _) = self.deadline(&st)?;
         Some(match st.full_since {
-            Some(full) => at.min(st.looked.max(full) + self.limits.stall_timeout / 4),
+            Some(full) => at.min(st.looked.max(full) + self.limits.stall_timeout / 8),
             None => at,
         })
     }
@@ -796,10 +796,10 @@ mod tests {
         let (t, reason) = out.deadline(&out.state()).unwrap();
         assert_eq!(reason, DisconnectReason::SlowConsumer);
         assert!(t <= Instant::now() + Duration::from_secs(2));
-        // Looked at four times a stall timeout while full.
+        // Looked at eight times a stall timeout while full.
         let look = out.next_look().unwrap();
-        assert!(look <= Instant::now() + Duration::from_millis(500));
-        assert!(look + Duration::from_millis(500) < t, "{look:?} {t:?}");
+        assert!(look <= Instant::now() + Duration::from_millis(250));
+        assert!(look + Duration::from_millis(1000) < t, "{look:?} {t:?}");
         assert_eq!(out.cut_if_overdue(), None, "not yet");
     }
 }
