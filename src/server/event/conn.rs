@@ -1,5 +1,5 @@
 //! One connection on an event loop: its non-blocking socket, its session
-//! (at home on the loop, or away on a worker for one message), the bytes
+//! (at home on the loop, or away with one message's handler call), the bytes
 //! it has to write, and its deadlines.
 //!
 //! The blocking loop (`blocking/serve.rs`) reads, handles and writes in order
@@ -41,7 +41,6 @@ const HIGH_WATER: usize = 64 * 1024;
 const READS_PER_TURN: usize = 16;
 
 /// What a connection waits for after [`Conn::advance`].
-#[derive(Debug)]
 pub(crate) enum Next {
     /// An event: bytes to read, room to write, a call back, a deadline.
     Wait,
@@ -49,6 +48,10 @@ pub(crate) enum Next {
     Again,
     /// Its end, for this reason (its session is home).
     End(DisconnectReason, TimedOut),
+    /// A handler call to make, with the session (when the runner
+    /// [lends](Runner::lends)): the loop lends it its thread or queues it
+    /// for a worker, then moves the connection on.
+    Call(Job),
 }
 
 /// Why and how a connection is ending.
@@ -69,6 +72,9 @@ pub(crate) struct Cx<'a> {
     pub buf: &'a mut [u8],
     /// Shutdown began: read only what has arrived, then close.
     pub draining: bool,
+    /// The runner [lends](Runner::lends): handler calls go back to the
+    /// loop as [`Next::Call`].
+    pub lends: bool,
     /// This connection's place on the loop.
     pub slot: usize,
 }
@@ -93,7 +99,8 @@ pub(crate) struct Conn {
     pub accepted_at: Instant,
     pub stream: mio::net::TcpStream,
     pub out: Arc<Out>,
-    /// `None` while a worker runs one of its handler calls. Boxed because
+    /// `None` while one of its handler calls runs away from the loop (on a
+    /// worker, or on a thread the loop lent, `lend.rs`). Boxed because
     /// it travels (to the handler call and back) once per message, and a
     /// pointer moves cheaper than the whole session.
     pub session: Option<Box<Session>>,
@@ -113,6 +120,9 @@ pub(crate) struct Conn {
     pub tally: Tally,
     /// Its earliest entry in the loop's deadlines, if any.
     pub armed: Option<Instant>,
+    /// Reads made this turn before a [`Next::Call`], for the rest of the
+    /// turn once the call is back.
+    reads: usize,
 }
 
 impl Conn {
@@ -178,6 +188,7 @@ impl Conn {
             counted: 0,
             tally: Tally::default(),
             armed: None,
+            reads: 0,
         }
     }
 
@@ -235,7 +246,10 @@ impl Conn {
         {
             return next;
         }
-        let mut reads = 0;
+        // A call its loop made in between (a [`Next::Call`]) does not
+        // restart the count, or a client sending at full speed, one message
+        // a read, would keep its loop from ever polling again.
+        let mut reads = std::mem::take(&mut self.reads);
         loop {
             if let Some(cut) = self.out.cut_reason() {
                 self.end_now(cut, TimedOut::Writing);
@@ -261,6 +275,10 @@ impl Conn {
                     home: cx.home.clone(),
                     out: self.out.clone(),
                 };
+                if cx.lends {
+                    self.reads = reads;
+                    return Next::Call(job);
+                }
                 if let Some(done) = cx.runner.run(job) {
                     self.returned(done, &cx.server.stats);
                     continue;
@@ -271,7 +289,7 @@ impl Conn {
                 continue;
             }
             if self.session.is_none() {
-                // Away on a worker; the writes above went on meanwhile.
+                // Away with its call; the writes above went on meanwhile.
                 return Next::Wait;
             }
             if let Some(e) = &self.ending {

@@ -16,61 +16,95 @@
 //!
 //! Where handler calls run is the only difference between the two modes,
 //! and the one thing their files (`modes/event.rs`, `modes/event_workers.rs`)
-//! say: a [`Runner`].
+//! say: a [`Runner`]. In `event` mode a loop is one thread, and its calls
+//! run inside [`Conn::advance`]. In `event-workers` the runner
+//! [lends](Runner::lends): a loop stops its turn at each call
+//! ([`EventLoop::turn`]) and lends its thread to it or queues it for a
+//! worker, and a loop held by a slow call goes on on a new thread
+//! (`lend.rs`).
 //!
 //! A loop never waits in a send (`outgoing.rs`): a handler call whose
 //! sends fill a queue pauses its own connection instead, which this loop
 //! then neither reads nor hands another message until the queue drains.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
 use super::conn::{Conn, Cx, Next};
 use super::deadlines::Deadlines;
+use super::lend::{LoopCell, Turned, Turns, Watch};
 use super::mailbox::{Arrival, Inbox, Mailbox, WAKER};
-use super::runner::{Done, Runner};
+use super::runner::{Done, Job, Runner};
 use super::wire::{LoopWire, Out};
 use crate::handler::DisconnectReason;
 use crate::server::lifecycle::{self, TimedOut};
 use crate::server::live::{Accepted, ServerState};
 use crate::server::outgoing::{Limits, Outgoing, never_wait_on_this_thread, producing};
 use crate::server::proxy_header::ProxyHeader;
-use crate::session::Session;
+use crate::session::{Session, Step};
 
 /// The running loops of one server, as its mode's driver holds them.
 pub(crate) struct Loops {
     server: Arc<ServerState>,
     homes: Vec<Arc<Mailbox>>,
+    /// The watch over loops that lend their threads (`lend.rs`), stopped
+    /// with them.
+    watch: Option<Arc<Watch>>,
 }
 
 impl Loops {
     /// Starts `loops` loop threads (named `loop-0`, ...) whose handler
-    /// calls go to `runner`.
+    /// calls go to `runner`; if it [lends](Runner::lends), each loop in a
+    /// [`LoopCell`] that any thread may drive, and a watch over them
+    /// (`loop-watch`).
     pub fn start(server: &Arc<ServerState>, runner: Arc<dyn Runner>) -> io::Result<Loops> {
         let config = &server.config;
+        let stack = config.thread_stack_kb * 1024;
         let mut loops = Loops {
             server: server.clone(),
             homes: Vec::with_capacity(config.loops),
+            watch: None,
         };
+        let watch = runner.lends().then(Watch::new);
+        let mut cells = Vec::new();
         for i in 0..config.loops {
             let poll = Poll::new()?;
             let home = Arc::new(Mailbox::new(poll.registry())?);
             let event_loop = EventLoop::new(server.clone(), home.clone(), runner.clone(), poll);
-            thread::Builder::new()
-                .name(format!("loop-{i}"))
-                .stack_size(config.thread_stack_kb * 1024)
-                .spawn(move || {
-                    never_wait_on_this_thread();
-                    event_loop.run()
-                })?;
+            if let Some(watch) = &watch {
+                let cell = LoopCell::new(
+                    i,
+                    event_loop,
+                    runner.clone(),
+                    home.clone(),
+                    watch.clone(),
+                    stack,
+                );
+                cell.start()?;
+                cells.push(cell);
+            } else {
+                thread::Builder::new()
+                    .name(format!("loop-{i}"))
+                    .stack_size(stack)
+                    .spawn(move || {
+                        never_wait_on_this_thread();
+                        event_loop.run()
+                    })?;
+            }
             // Pushed only once running, so a failure above stops (on drop)
             // exactly the loops that started.
             loops.homes.push(home);
+        }
+        if let Some(watch) = watch {
+            // Kept before it starts, so a failure to start stops it too.
+            loops.watch = Some(watch.clone());
+            watch.start(cells, stack)?;
         }
         Ok(loops)
     }
@@ -135,10 +169,14 @@ impl Drop for Loops {
         for home in &self.homes {
             home.quit();
         }
+        if let Some(watch) = &self.watch {
+            watch.stop();
+        }
     }
 }
 
-/// One loop thread's state.
+/// One loop's state: its thread's own (`event`), or in a [`LoopCell`] for
+/// whichever thread drives it (`event-workers`).
 struct EventLoop {
     server: Arc<ServerState>,
     home: Arc<Mailbox>,
@@ -151,9 +189,19 @@ struct EventLoop {
     deadlines: Deadlines,
     /// The one read buffer of the loop.
     buf: Vec<u8>,
-    /// Slots to move on in this turn, and in the next (fairness).
-    ready: Vec<usize>,
+    /// Slots to move on in this turn, and in the next (fairness). A
+    /// queue, so a connection whose call just came back goes first.
+    ready: VecDeque<usize>,
     again: Vec<usize>,
+    /// Handler calls to make, for the thread driving the loop to take
+    /// ([`Next::Call`]: only when the runner lends).
+    calls: VecDeque<(usize, Job)>,
+    /// The ready slots of this turn are being moved on; its deadlines are
+    /// next. Kept here, not on the stack, so a turn stopped at a call
+    /// resumes where it was.
+    mid_turn: bool,
+    /// The runner [lends](Runner::lends): calls come back as [`Next::Call`].
+    lends: bool,
     draining: bool,
 }
 
@@ -166,6 +214,7 @@ impl EventLoop {
     ) -> EventLoop {
         let config = &server.config;
         let buf = vec![0; config.framing.read_size(config.max_message_bytes)];
+        let lends = runner.lends();
         EventLoop {
             server,
             home,
@@ -176,30 +225,60 @@ impl EventLoop {
             free: Vec::new(),
             deadlines: Deadlines::default(),
             buf,
-            ready: Vec::new(),
+            ready: VecDeque::new(),
             again: Vec::new(),
+            calls: VecDeque::new(),
+            mid_turn: false,
+            lends,
             draining: false,
         }
     }
 
-    /// The loop: wait for something to do, do it, until told to quit.
+    /// The loop of `event` mode: wait for something to do, do it, until
+    /// told to quit. Its calls run inside [`Conn::advance`], so no turn
+    /// stops at one.
     fn run(mut self) {
+        while let Turned::Call(slot, job) = self.turn() {
+            match self.runner.run(job) {
+                Some(done) => self.returned(done, true),
+                None => self.ready.push_front(slot),
+            }
+        }
+    }
+
+    /// Moves the loop on until a handler call is to be made by whoever
+    /// drives it (only when the runner lends), or it quits. A turn waits
+    /// for something to do, moves on every connection that has something,
+    /// then ends those past a deadline; called again after a call, it
+    /// resumes where it stopped.
+    fn turn(&mut self) -> Turned {
         loop {
+            if let Some((slot, job)) = self.calls.pop_front() {
+                return Turned::Call(slot, job);
+            }
+            if let Some(slot) = self.ready.pop_front() {
+                self.advance(slot);
+                continue;
+            }
+            if std::mem::take(&mut self.mid_turn) {
+                self.expire_deadlines();
+                continue;
+            }
             let timeout = if self.again.is_empty() {
                 self.deadlines
                     .next()
                     .map(|at| at.saturating_duration_since(Instant::now()))
             } else {
-                Some(std::time::Duration::ZERO)
+                Some(Duration::ZERO)
             };
             if let Err(e) = self.poll.poll(&mut self.events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 log::error!("event loop poll failed: {e}; its connections are closed");
                 self.quit();
-                return;
+                return Turned::Quit;
             }
-            std::mem::swap(&mut self.ready, &mut self.again);
+            self.ready.extend(self.again.drain(..));
             let mut woken = false;
             for event in self.events.iter() {
                 if event.token() == WAKER {
@@ -214,22 +293,17 @@ impl EventLoop {
                     if event.is_writable() || event.is_write_closed() || event.is_error() {
                         conn.writable = true;
                     }
-                    self.ready.push(slot);
+                    self.ready.push_back(slot);
                 }
             }
             if woken && self.read_mail() {
                 self.quit();
-                return;
+                return Turned::Quit;
             }
             if !self.draining && self.server.shutdown.is_triggered() {
                 self.begin_drain();
             }
-            let mut ready = std::mem::take(&mut self.ready);
-            for slot in ready.drain(..) {
-                self.advance(slot);
-            }
-            self.ready = ready;
-            self.expire_deadlines();
+            self.mid_turn = true;
         }
     }
 
@@ -244,11 +318,11 @@ impl EventLoop {
             self.arrive(arrival);
         }
         for done in inbox.done {
-            self.returned(done);
+            self.returned(done, false);
         }
         for (slot, id) in inbox.notes {
             if self.conn(slot, id).is_some() {
-                self.ready.push(slot);
+                self.ready.push_back(slot);
             }
         }
         false
@@ -261,7 +335,7 @@ impl EventLoop {
             self.unstarted(arrival);
         }
         for done in inbox.done {
-            self.returned(done);
+            self.returned(done, false);
         }
     }
 
@@ -377,8 +451,10 @@ impl EventLoop {
         self.server.conns.finish(arrival.info.id);
     }
 
-    /// A handler call came back from a worker.
-    fn returned(&mut self, done: Done) {
+    /// A handler call came back: from a worker, through the mailbox, or
+    /// (`first`) on the thread that drives the loop, and then the
+    /// connection goes on at once, as inside `event` mode's own calls.
+    fn returned(&mut self, done: Done, first: bool) {
         let (slot, id) = (done.slot, done.id);
         let stats = &self.server.stats;
         match self
@@ -389,7 +465,11 @@ impl EventLoop {
         {
             Some(conn) => {
                 conn.returned(done, stats);
-                self.ready.push(slot);
+                if first {
+                    self.ready.push_front(slot);
+                } else {
+                    self.ready.push_back(slot);
+                }
             }
             // Cannot happen: a connection stays while its call is out.
             None => end_orphan(done),
@@ -405,6 +485,7 @@ impl EventLoop {
             conns,
             buf,
             draining,
+            lends,
             ..
         } = self;
         let Some(Some(conn)) = conns.get_mut(slot) else {
@@ -416,6 +497,7 @@ impl EventLoop {
             home,
             buf,
             draining: *draining,
+            lends: *lends,
             slot,
         };
         match conn.advance(&mut cx) {
@@ -425,6 +507,7 @@ impl EventLoop {
                 self.arm(slot);
             }
             Next::End(reason, timed_out) => self.end(slot, reason, timed_out),
+            Next::Call(job) => self.calls.push_back((slot, job)),
         }
     }
 
@@ -484,7 +567,7 @@ impl EventLoop {
         for (slot, conn) in self.conns.iter_mut().enumerate() {
             if let Some(conn) = conn {
                 conn.begin_drain();
-                self.ready.push(slot);
+                self.ready.push_back(slot);
             }
         }
     }
@@ -537,6 +620,18 @@ impl EventLoop {
     fn quit(&mut self) {
         let left = self.home.close();
         self.settle(left);
+        // Calls not yet made (a turn never quits with any, but a session
+        // must not be dropped unended): their sessions go home and end
+        // with their connections below.
+        for (_, job) in std::mem::take(&mut self.calls) {
+            let done = Done {
+                session: Some(job.session),
+                step: Step::Continue,
+                slot: job.slot,
+                id: job.id,
+            };
+            self.returned(done, false);
+        }
         for slot in 0..self.conns.len() {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
@@ -588,5 +683,20 @@ fn close_socket(conn: Conn) {
 pub(crate) fn end_orphan(done: Done) {
     if let Some(mut session) = done.session {
         session.end(&DisconnectReason::Shutdown);
+    }
+}
+
+/// A loop as `lend.rs` drives it for `event-workers`.
+impl Turns for EventLoop {
+    fn turn(&mut self) -> Turned {
+        EventLoop::turn(self)
+    }
+
+    fn returned(&mut self, done: Done) {
+        EventLoop::returned(self, done, true);
+    }
+
+    fn go_on(&mut self, slot: usize) {
+        self.ready.push_front(slot);
     }
 }

@@ -5,10 +5,13 @@
 //! their mailboxes (`mailbox.rs`, and `wire.rs` for a connection's
 //! outgoing bytes), keeping their connections' deadlines (`deadlines.rs`).
 //! Where a handler call runs is the one thing the two modes do
-//! differently (`runner.rs`).
+//! differently (`runner.rs`); `event-workers` lends its loops' threads to
+//! short calls, and moves a loop held by a slow one to a new thread
+//! (`lend.rs`).
 
 mod conn;
 mod deadlines;
+mod lend;
 mod loops;
 mod mailbox;
 mod runner;

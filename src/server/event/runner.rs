@@ -1,6 +1,6 @@
 //! A handler call of the event modes, and where it runs: on the loop
-//! (`event`) or on a worker (`event-workers`), the one thing the two modes
-//! do differently.
+//! (`event`), or on a thread the loop lends it or a worker (`event-workers`,
+//! `lend.rs`), the one thing the two modes do differently.
 
 use std::sync::Arc;
 
@@ -45,6 +45,39 @@ pub(crate) trait Runner: Send + Sync {
     /// returning `None` and the [`Done`] later through the job's mailbox
     /// (event-workers mode).
     fn run(&self, job: Job) -> Option<Done>;
+
+    /// Whether the loop chooses, call by call, where each runs
+    /// (event-workers, `lend.rs`): [`Conn::advance`] then hands the call to
+    /// its loop instead of to [`run`](Runner::run), and the loop lends its
+    /// own thread to it ([`try_lend`](Runner::try_lend)) or queues it with
+    /// [`run`](Runner::run). Asked once per loop, not per call.
+    ///
+    /// [`Conn::advance`]: super::conn::Conn::advance
+    fn lends(&self) -> bool {
+        false
+    }
+
+    /// Whether the loop may lend its thread to the next call now: yes
+    /// while fewer calls run than the mode allows at once and none waits
+    /// for a worker (so calls still start in order). A yes counts the call
+    /// as running until [`lent_back`](Runner::lent_back) or
+    /// [`taken_over`](Runner::taken_over).
+    fn try_lend(&self) -> bool {
+        false
+    }
+
+    /// A call the loop lent its thread to has returned in time, and the
+    /// loop takes its [`Done`] back directly: it no longer runs.
+    fn lent_back(&self) {}
+
+    /// A call the loop lent its thread to held it too long: the loop went
+    /// on on another thread, so this one gives the call back through the
+    /// loop's mailbox, as a worker does; it no longer runs. Only called
+    /// after [`try_lend`](Runner::try_lend) said yes, which a runner that
+    /// does not lend never says.
+    fn taken_over(&self, done: Done, home: Arc<Mailbox>) {
+        let _ = (done, home);
+    }
 }
 
 /// A handler call finished: the session back, and what it decided.
