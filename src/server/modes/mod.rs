@@ -8,8 +8,9 @@
 //! which thread serves the one just accepted (`Driver::dispatch`). Each
 //! mode's file holds just that. The event modes hand connections to event
 //! loops (`event/`, shared by both); their files say where handler calls
-//! run.
+//! run (`call_queue.rs`: event-workers' calls waiting for a worker).
 
+mod call_queue;
 mod event;
 mod event_workers;
 mod pool;
