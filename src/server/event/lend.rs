@@ -18,11 +18,11 @@
 //! while calls are lent; a call seen running at two looks in a row has
 //! held its thread too long, and the loop goes on on a new thread (also
 //! named `loop-i`). The held thread, once its call ends, finds its loop
-//! gone, hands the call back through the loop's mailbox as a worker
+//! taken, hands the call back through the loop's mailbox as a worker
 //! would, and ends. The new driver queues its loop's calls for the workers
 //! for a [`PAUSE`], so a slow handler holds its loop up for at most two
-//! looks once a pause. Every thread here that drives a loop runs handler
-//! calls, so none may wait in a send (`outgoing.rs`).
+//! looks and a thread start once a pause. Every thread here that drives a
+//! loop runs handler calls, so none may wait in a send (`outgoing.rs`).
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -40,9 +40,9 @@ use crate::session::{Step, panic_text};
 /// How long a call may hold the thread its loop lent it before the loop
 /// goes on on another thread: the watch looks this often, so a call is
 /// taken over after one to two of them. Short enough that a slow call
-/// delays the loop's other clients by less than a network round trip
-/// usually does; long enough that the watch's wake-ups cost next to
-/// nothing under load.
+/// delays the loop's other clients about as little as a scheduler's time
+/// slice would; long enough that the watch's wake-ups cost next to nothing
+/// next to the messages it watches.
 const HOLD: Duration = Duration::from_millis(1);
 
 /// After a call held its loop's thread too long, the loop queues its calls

@@ -102,9 +102,8 @@ impl Loops {
             loops.homes.push(home);
         }
         if let Some(watch) = watch {
-            // Kept before it starts, so a failure to start stops it too.
-            loops.watch = Some(watch.clone());
             watch.start(cells, stack)?;
+            loops.watch = Some(watch);
         }
         Ok(loops)
     }
