@@ -117,7 +117,9 @@ fn event_mode_with_two_loops_serves_two_clients_side_by_side() {
     assert!(t.at("B sent") < t.at("A answered"));
 }
 
-/// One loop, two workers: the sleeps run on the workers, side by side.
+/// One loop, two workers: the sleeps run side by side (the first on the
+/// thread its loop lent it, the loop going on on a new one; the second on
+/// a worker).
 #[test]
 fn event_workers_on_one_loop_serve_two_clients_side_by_side() {
     let t = two_clients_with(Mode::EventWorkers, |c| {
@@ -131,8 +133,8 @@ fn event_workers_on_one_loop_serve_two_clients_side_by_side() {
 /// "Never block the event loop", without a clock: a handler call held at
 /// a gate blocks its loop in event mode (a client arriving meanwhile is
 /// not even greeted: one loop is the serial server again), and only a
-/// worker in event-workers mode (the new client is greeted and answered
-/// while the call is still held). The gate is what makes the order
+/// thread in event-workers mode (the loop goes on on another, and the new
+/// client is greeted and answered while the call is still held). The gate is what makes the order
 /// certain: with a sleeping echo, the second client's arrival may reach
 /// the loop before the first client's message does, and be greeted first.
 #[test]
