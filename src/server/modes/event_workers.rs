@@ -30,7 +30,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::Driver;
-use super::call_queue::CallQueue;
+use super::work_queue::WorkQueue;
 use crate::server::event::{Done, Job, Loops, Mailbox, Runner, end_orphan};
 use crate::server::live::{Accepted, ServerState};
 use crate::server::outgoing::never_wait_on_this_thread;
@@ -39,7 +39,7 @@ use crate::session::{Step, panic_text};
 pub(crate) struct EventWorkers {
     loops: Loops,
     /// Calls waiting for a worker; closed when the mode is dropped.
-    calls: Arc<CallQueue<Job>>,
+    calls: Arc<WorkQueue<Job>>,
     /// The workers' threads; they outlive this handle only until their
     /// loops end.
     _pool: rayon::ThreadPool,
@@ -49,10 +49,10 @@ impl EventWorkers {
     pub fn new(server: &Arc<ServerState>) -> std::io::Result<EventWorkers> {
         let config = &server.config;
         let pool = super::worker_pool(config, never_wait_on_this_thread)?;
-        let calls = Arc::new(CallQueue::new(config.workers));
+        let calls = Arc::new(WorkQueue::new(config.workers));
         let waiting = calls.clone();
         // One long job per worker that takes calls from the queue, as
-        // `pool` mode takes connections (`call_queue.rs` says why).
+        // `pool` mode takes connections (`work_queue.rs` says why).
         pool.spawn_broadcast(move |_| work(&waiting));
         let runner = OnWorkers {
             calls: calls.clone(),
@@ -82,7 +82,7 @@ impl Driver for EventWorkers {
 
 /// One worker's life: run the oldest waiting call once it may, and again,
 /// until the queue closes with the server.
-fn work(calls: &CallQueue<Job>) {
+fn work(calls: &WorkQueue<Job>) {
     let mut ended = false;
     while let Some(job) = calls.take(ended) {
         ended = true;
@@ -104,7 +104,7 @@ fn work(calls: &CallQueue<Job>) {
 /// and none waits, and queues the others for a worker; a queued call's
 /// [`Done`] goes back to the connection's loop through the loop's mailbox.
 struct OnWorkers {
-    calls: Arc<CallQueue<Job>>,
+    calls: Arc<WorkQueue<Job>>,
     workers: usize,
 }
 

@@ -8,14 +8,14 @@
 //! which thread serves the one just accepted (`Driver::dispatch`). Each
 //! mode's file holds just that. The event modes hand connections to event
 //! loops (`event/`, shared by both); their files say where handler calls
-//! run (`call_queue.rs`: event-workers' calls waiting for a worker).
+//! run (`work_queue.rs`: event-workers' calls waiting for a worker).
 
-mod call_queue;
 mod event;
 mod event_workers;
 mod pool;
 mod serial;
 mod threads;
+mod work_queue;
 
 use std::sync::Arc;
 

@@ -8,24 +8,16 @@
 //! `queue_limit` bounds that queue; past it a client is told the server is
 //! busy instead of waiting without end.
 //!
-//! The queue is our own, not rayon's: each worker runs one long rayon job
-//! (`spawn_broadcast`) that takes connections from it in turn. Spawned as
-//! one rayon task each, every connection that ended left its worker idle,
-//! and an idle rayon worker searches every other worker's deque for work
-//! (a few dozen rounds, each pinning crossbeam's epoch once per victim)
-//! before it sleeps: with 512 workers under churn that search was 60% of
-//! the server's CPU (`perf`: crossbeam_epoch's `try_advance` alone 54%),
-//! and pool served 7,000 connections/s where 2 workers served 10,300. A
-//! worker asleep on the queue's condition variable costs nothing however
-//! many there are, and each connection wakes one (figures in
-//! `modes/README.md`).
+//! The queue is our own (`work_queue.rs`, which says why), not rayon's:
+//! each worker runs one long rayon job (`spawn_broadcast`) that takes
+//! connections from it in turn, and sleeps on it when there are none.
 
-use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
 
 use super::Driver;
+use super::work_queue::WorkQueue;
 use crate::server::blocking::{Blocking, Conn, refuse_busy, serve};
 use crate::server::live::{Accepted, ServerState};
 use crate::session::panic_text;
@@ -34,7 +26,7 @@ pub(crate) struct Pool {
     server: Arc<ServerState>,
     blocking: Blocking,
     /// Connections waiting for a worker; closed when the pool is dropped.
-    queue: Arc<Queue>,
+    queue: Arc<WorkQueue<Conn>>,
     /// The workers' threads; they outlive this handle only until their
     /// loops end.
     _pool: rayon::ThreadPool,
@@ -46,7 +38,7 @@ impl Pool {
     pub fn new(server: &Arc<ServerState>) -> std::io::Result<Pool> {
         let config = &server.config;
         let pool = super::worker_pool(config, || {})?;
-        let queue = Arc::new(Queue::default());
+        let queue = Arc::new(WorkQueue::new(config.workers));
         let tasks = Arc::new(AtomicUsize::new(0));
         let (shared, waiting, done) = (server.clone(), queue.clone(), tasks.clone());
         pool.spawn_broadcast(move |_| work(&shared, &waiting, &done));
@@ -83,7 +75,7 @@ impl Driver for Pool {
             );
         }
         self.tasks.fetch_add(1, SeqCst);
-        self.queue.push(conn);
+        let _ = self.queue.push(conn);
     }
 }
 
@@ -95,57 +87,12 @@ impl Drop for Pool {
     }
 }
 
-/// Connections accepted and waiting for a worker, oldest first, and the
-/// signal that one came. A condition variable, not a channel behind a
-/// mutex: each connection wakes one sleeping worker directly, so a burst
-/// of connections wakes as many workers at once; with a channel only the
-/// worker holding the lock waits on it, and the next could take its turn
-/// only once that one ran again, which under load handed 512 connections
-/// to 512 workers one scheduling slot at a time.
-#[derive(Default)]
-struct Queue {
-    state: Mutex<QueueState>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-struct QueueState {
-    waiting: VecDeque<Conn>,
-    closed: bool,
-}
-
-impl Queue {
-    fn push(&self, conn: Conn) {
-        self.lock().waiting.push_back(conn);
-        self.ready.notify_one();
-    }
-
-    fn close(&self) {
-        self.lock().closed = true;
-        self.ready.notify_all();
-    }
-
-    /// The oldest waiting connection, waiting for one if need be; `None`
-    /// once the queue is closed and empty.
-    fn take(&self) -> Option<Conn> {
-        let mut state = self
-            .ready
-            .wait_while(self.lock(), |s| s.waiting.is_empty() && !s.closed)
-            .unwrap_or_else(|e| e.into_inner());
-        state.waiting.pop_front()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // A panic never happens while the lock is held (only pushes and
-        // pops run under it), so the state is whole even if poisoned.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// One worker's life: take the oldest waiting connection, serve it to its
 /// end, and again, until the queue closes with the server.
-fn work(server: &ServerState, queue: &Queue, tasks: &AtomicUsize) {
-    while let Some(conn) = queue.take() {
+fn work(server: &ServerState, queue: &WorkQueue<Conn>, tasks: &AtomicUsize) {
+    let mut ended = false;
+    while let Some(conn) = queue.take(ended) {
+        ended = true;
         // Counted down even if serving panics, or the queue would look
         // ever fuller and turn every later client away as busy.
         let _done = Done(tasks);

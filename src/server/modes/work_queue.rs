@@ -1,23 +1,28 @@
-//! [`CallQueue`]: `event-workers`' handler calls waiting for a worker, and
-//! the count that keeps at most `workers` of them running at once, on a
-//! worker or on a thread a loop lent (`event/lend.rs`).
+//! [`WorkQueue`]: work waiting for a worker, oldest first: `pool` mode's
+//! connections and `event-workers`' handler calls; and the permits that
+//! keep at most `workers` of them running at once (event-workers counts
+//! calls on a thread a loop lent, `event/lend.rs`, as well as on workers).
 //!
-//! The queue is our own, not rayon's, as in `pool` mode: each worker runs
-//! one long rayon job that takes calls from it. Spawned as one rayon task
-//! each, every call woke a worker that, once done, searched the other
-//! workers' deques and yielded between rounds before it slept: with a call
-//! every few microseconds it never slept, and its yields and context
-//! switches cost more than the calls. A worker asleep on the queue's
-//! condition variable costs nothing, and is woken only when a call may
-//! run. The permits are here because the same lock already orders the
-//! calls: a loop may lend its thread only when no call waits, so calls
-//! still start in the order they were made.
+//! The queue is our own, not rayon's: each worker runs one long rayon job
+//! that takes work from it. Spawned as one rayon task each, every item
+//! woke a worker that, once done, searched the other workers' deques and
+//! yielded between rounds before it slept: with 512 pool workers under
+//! churn that search was most of the server's CPU, and with a call every
+//! few microseconds an event-workers worker never slept, its yields and
+//! context switches costing more than the calls (figures in
+//! `modes/README.md`). A worker asleep on the queue's condition variable
+//! costs nothing, and is woken only when an item may run. A condition
+//! variable, not a channel behind a mutex: each item wakes one sleeping
+//! worker directly, so a burst wakes as many workers at once. The permits
+//! are here because the same lock already orders the items: a loop may
+//! lend its thread only when no call waits, so calls still start in the
+//! order they were made.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-/// Calls (`T`) waiting for a worker, and how many more may run now.
-pub(crate) struct CallQueue<T> {
+/// Work (`T`) waiting for a worker, and how many more items may run now.
+pub(crate) struct WorkQueue<T> {
     state: Mutex<State<T>>,
     /// A call may run: one waits and a permit is free, or the queue closed.
     ready: Condvar,
@@ -33,10 +38,10 @@ struct State<T> {
     closed: bool,
 }
 
-impl<T> CallQueue<T> {
+impl<T> WorkQueue<T> {
     /// An empty queue that lets `permits` calls run at once.
-    pub fn new(permits: usize) -> CallQueue<T> {
-        CallQueue {
+    pub fn new(permits: usize) -> WorkQueue<T> {
+        WorkQueue {
             state: Mutex::new(State {
                 waiting: VecDeque::new(),
                 asleep: 0,
@@ -62,7 +67,7 @@ impl<T> CallQueue<T> {
     }
 
     /// A loop asks to lend its thread to a call: yes, and the call holds a
-    /// permit until [`release`](CallQueue::release), if one is free and no
+    /// permit until [`release`](WorkQueue::release), if one is free and no
     /// call waits (it would start before those).
     pub fn try_lend(&self) -> bool {
         let mut state = self.lock();
@@ -128,7 +133,7 @@ mod tests {
 
     #[test]
     fn a_loop_lends_only_while_a_permit_is_free_and_no_call_waits() {
-        let q = CallQueue::new(2);
+        let q = WorkQueue::new(2);
         assert!(q.try_lend());
         assert_eq!(q.push(1), None, "a permit is free: it runs at once");
         assert!(!q.try_lend(), "a call waits: it starts first");
