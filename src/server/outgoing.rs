@@ -71,7 +71,7 @@
 //! only the connection's loop touches its socket, so a send queues and
 //! leaves the loop a note (`event/`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -176,8 +176,10 @@ struct State {
     /// modes), told to go on when it drains to the low-water mark.
     paused: Vec<Arc<dyn Pausable>>,
     /// When bytes began to wait, or last left: the write deadline counts
-    /// from here.
-    since: Instant,
+    /// from here. Started lazily, by the drainer's first look at bytes
+    /// waiting (`None` until then, and whenever nothing waits), so that the
+    /// common case, a message the socket takes at once, reads no clock.
+    since: Option<Instant>,
     /// When a producer last found the queue full; `None` while it has room.
     full_since: Option<Instant>,
     /// When the client last took a [stride](Limits::stride) of bytes, and
@@ -203,7 +205,7 @@ impl<W: Wire> Outgoing<W> {
                 cut: None,
                 waiting: 0,
                 paused: Vec::new(),
-                since: Instant::now(),
+                since: None,
                 full_since: None,
                 strode: Instant::now(),
                 taken_since_stride: 0,
@@ -238,11 +240,13 @@ impl<W: Wire> Outgoing<W> {
     }
 
     /// Bytes waiting.
+    #[inline]
     pub fn pending(&self) -> usize {
         self.pending.load(Relaxed)
     }
 
     /// Why the connection was cut, if it was.
+    #[inline]
     pub fn cut_reason(&self) -> Option<DisconnectReason> {
         if !self.is_cut.load(Relaxed) {
             return None;
@@ -252,6 +256,7 @@ impl<W: Wire> Outgoing<W> {
 
     /// Whether this connection, as a producer, waits for queues it filled
     /// to drain (event modes): it must not be read or handled meanwhile.
+    #[inline]
     pub fn is_held(&self) -> bool {
         self.held.load(Relaxed) > 0
     }
@@ -275,7 +280,9 @@ impl<W: Wire> Outgoing<W> {
             if len.saturating_add(bytes.len()) > self.limits.hard_cap() {
                 return Err(SendError::Full);
             }
-            if let Some(producer) = PRODUCER.with_borrow(Clone::clone) {
+            let current = PRODUCER.take();
+            PRODUCER.set(current.clone());
+            if let Some(producer) = current {
                 let known = st
                     .paused
                     .iter()
@@ -345,7 +352,6 @@ impl<W: Wire> Outgoing<W> {
             if rest.is_empty() {
                 return Ok(());
             }
-            st.since = Instant::now();
         }
         let was_empty = st.queue.is_empty();
         st.queue.push(rest);
@@ -377,9 +383,6 @@ impl<W: Wire> Outgoing<W> {
     pub fn queue_reply(&self, bytes: &[u8]) {
         let mut st = self.state();
         if st.cut.is_none() {
-            if st.queue.is_empty() {
-                st.since = Instant::now();
-            }
             st.queue.push(bytes);
             self.pending.store(st.queue.len(), Relaxed);
         }
@@ -425,7 +428,6 @@ impl<W: Wire> Outgoing<W> {
         if st.cut.is_some() || st.queue.is_empty() {
             return Ok(0);
         }
-        st.looked = Instant::now();
         let n = match st.queue.write_with(write) {
             Ok(n) => n,
             Err(e) => {
@@ -433,13 +435,24 @@ impl<W: Wire> Outgoing<W> {
                 return Err(e);
             }
         };
-        if n > 0 {
+        // The clocks: read only when bytes still wait, so a queue the
+        // socket empties at once (nearly always) costs none.
+        if st.queue.is_empty() {
+            st.since = None;
+        } else if n > 0 || st.since.is_none() {
             let now = Instant::now();
-            st.since = now;
-            st.taken_since_stride += n;
-            if st.taken_since_stride >= self.limits.stride() {
-                (st.strode, st.taken_since_stride) = (now, 0);
+            st.since = Some(now);
+            if st.full_since.is_some() {
+                st.looked = now;
+                st.taken_since_stride += n;
+                if st.taken_since_stride >= self.limits.stride() {
+                    (st.strode, st.taken_since_stride) = (now, 0);
+                }
             }
+        } else if st.full_since.is_some() {
+            st.looked = Instant::now();
+        }
+        if n > 0 {
             self.pending.store(st.queue.len(), Relaxed);
             if st.waiting > 0 {
                 self.moved.notify_all();
@@ -454,6 +467,9 @@ impl<W: Wire> Outgoing<W> {
     /// The queue has room again: the stall clock stops, paused producers go
     /// on.
     fn unfill(&self, st: &mut State) {
+        if st.full_since.is_none() && st.paused.is_empty() {
+            return;
+        }
         st.full_since = None;
         for producer in st.paused.drain(..) {
             producer.release();
@@ -462,11 +478,12 @@ impl<W: Wire> Outgoing<W> {
 
     /// When the connection must be cut if its client takes no byte before,
     /// and as what: `None` while nothing waits.
-    fn deadline(&self, st: &State) -> Option<(Instant, DisconnectReason)> {
+    fn deadline(&self, st: &mut State) -> Option<(Instant, DisconnectReason)> {
         if st.cut.is_some() || st.queue.is_empty() {
             return None;
         }
-        let write = st.since + self.limits.write_timeout;
+        let since = *st.since.get_or_insert_with(Instant::now);
+        let write = since + self.limits.write_timeout;
         match st.full_since {
             Some(full) => {
                 let stall = st.strode.max(full) + self.limits.stall_timeout;
@@ -488,8 +505,8 @@ impl<W: Wire> Outgoing<W> {
     /// event announces; the drainer writes what fits at each look, and the
     /// client's progress is counted before its deadline comes.
     pub fn next_look(&self) -> Option<Instant> {
-        let st = self.state();
-        let (at, _) = self.deadline(&st)?;
+        let mut st = self.state();
+        let (at, _) = self.deadline(&mut st)?;
         Some(match st.full_since {
             Some(full) => at.min(st.looked.max(full) + self.limits.stall_timeout / 8),
             None => at,
@@ -500,7 +517,7 @@ impl<W: Wire> Outgoing<W> {
     /// deadline has passed, and says why.
     pub fn cut_if_overdue(&self) -> Option<DisconnectReason> {
         let mut st = self.state();
-        let (at, reason) = self.deadline(&st)?;
+        let (at, reason) = self.deadline(&mut st)?;
         if at > Instant::now() {
             return None;
         }
@@ -588,7 +605,7 @@ thread_local! {
     static NEVER_WAIT: Cell<bool> = const { Cell::new(false) };
     /// The connection whose handler call runs on this thread now, paused
     /// when its sends fill a queue.
-    static PRODUCER: RefCell<Option<Arc<dyn Pausable>>> = const { RefCell::new(None) };
+    static PRODUCER: Cell<Option<Arc<dyn Pausable>>> = const { Cell::new(None) };
 }
 
 /// Marks the calling thread as one that must never wait in a send: an
@@ -607,12 +624,10 @@ pub(crate) fn producing<T>(producer: Arc<dyn Pausable>, call: impl FnOnce() -> T
     struct Restore(Option<Arc<dyn Pausable>>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            let previous = self.0.take();
-            PRODUCER.with_borrow_mut(|p| *p = previous);
+            PRODUCER.set(self.0.take());
         }
     }
-    let previous = PRODUCER.with_borrow_mut(|p| p.replace(producer));
-    let _restore = Restore(previous);
+    let _restore = Restore(PRODUCER.replace(Some(producer)));
     call()
 }
 
@@ -688,7 +703,7 @@ mod tests {
         // The sender waits while the queue stays above half the limit; its
         // wait starts the stall clock.
         let full = |out: &Outgoing<TestWire>| {
-            out.deadline(&out.state())
+            out.deadline(&mut out.state())
                 .is_some_and(|(_, r)| r == DisconnectReason::SlowConsumer)
         };
         let waited = (0..2000).any(|_| {
@@ -784,7 +799,7 @@ mod tests {
     fn the_stall_clock_starts_when_the_queue_fills() {
         let out = Outgoing::new(1, limits(1000), TestWire::default());
         out.send(&[b'a'; 600], true).unwrap();
-        let (t, reason) = out.deadline(&out.state()).unwrap();
+        let (t, reason) = out.deadline(&mut out.state()).unwrap();
         assert_eq!(reason, DisconnectReason::Timeout);
         assert!(t >= Instant::now() + Duration::from_secs(25));
         thread::scope(|s| {
@@ -793,7 +808,7 @@ mod tests {
                 out.send(&[b'b'; 600], true).unwrap();
             });
         });
-        let (t, reason) = out.deadline(&out.state()).unwrap();
+        let (t, reason) = out.deadline(&mut out.state()).unwrap();
         assert_eq!(reason, DisconnectReason::SlowConsumer);
         assert!(t <= Instant::now() + Duration::from_secs(2));
         // Looked at eight times a stall timeout while full.
