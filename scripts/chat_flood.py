@@ -367,11 +367,15 @@ def flood(args):
     data = b"".join(numbered_line(i) for i in range(args.lines))
     members = []
     try:
-        # Joining: each member's arrival is announced to the reader, which
-        # tells us it is in the room (the welcome comes just before joining).
+        # Joining: the welcome comes just before a member joins the room,
+        # so it does not prove the member is in. The reader is in once it
+        # has an answer to a line (its handler handles messages only after
+        # joining); each later member's arrival is announced to the reader.
         deadline = Deadline(args.timeout)
         reader = Member(args.addr, deadline)
         members.append(reader)
+        reader.sock.sendall(b"anyone?\n")
+        reader.wait_for(b"(nobody else is here)")
         silent = Member(args.addr, deadline, rcvbuf=args.rcvbuf_silent)
         members.append(silent)
         reader.wait_for(b"* " + silent.name + b" joined")

@@ -313,10 +313,12 @@ fn a_python_reader_gets_every_line_too() {
             .expect("run scripts/chat_flood.py");
         let report = String::from_utf8_lossy(&run.stdout);
         eprintln!("{name}: {}", report.trim());
+        let stopped = server.stop_ok();
         assert!(
             run.status.success(),
-            "{name}: {report}\n{}",
-            String::from_utf8_lossy(&run.stderr)
+            "{name}: {report}\n{}\nserver:\n{}",
+            String::from_utf8_lossy(&run.stderr),
+            stopped.stderr
         );
         for field in [
             "\"lines_got\": 20000",
@@ -326,7 +328,6 @@ fn a_python_reader_gets_every_line_too() {
         ] {
             assert!(report.contains(field), "{name}: no {field} in {report}");
         }
-        let stopped = server.stop_ok();
         assert!(
             stopped.stdout.contains(" 1 too slow,"),
             "{name}: {}",
