@@ -180,7 +180,7 @@ pub(crate) fn close(
             ),
         },
         DisconnectReason::SlowConsumer => log::warn!(
-            "Connection from {} closed: too slow: its queue was full ({} bytes, max_pending_bytes) and it took nothing for {} ms (stall_timeout_ms).",
+            "Connection from {} closed: too slow: its queue was full ({} bytes, max_pending_bytes) and it took next to nothing of it for {} ms (stall_timeout_ms).",
             info.peer,
             config.max_pending_bytes,
             config.stall_timeout_ms

@@ -161,7 +161,8 @@ pub struct Summary {
     pub unstarted: u64,
     /// Still running after `shutdown_timeout_ms`, so cut.
     pub cut: u64,
-    /// Cut because more than `max_pending_bytes` waited to be sent to them
+    /// Cut because their queue was full and they took next to nothing of
+    /// it for `stall_timeout_ms`: clients that stopped reading
     /// ([`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer)).
     pub slow_consumers: u64,
     /// With `proxy_protocol` on: connections closed unserved because they
