@@ -59,7 +59,7 @@ const IDLE_LOOKS: u32 = 8;
 /// [`LoopCell::state`] once the watch gave the loop to a new thread.
 const TAKEN: u64 = u64::MAX;
 
-/// A loop as it is driven here: `loops.rs`'s event loop, seen through what
+/// A loop as it is driven here: `event_loop.rs`'s event loop, seen through what
 /// lending needs, so this file does not depend on it.
 pub(super) trait Turns: Send + 'static {
     /// Moves the loop on until a handler call is due or it quits.

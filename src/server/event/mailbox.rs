@@ -1,7 +1,7 @@
 //! An event loop's mailbox: everything other threads hand to a loop, and
 //! how they wake it.
 //!
-//! An event loop (`loops.rs`) owns its connections' sockets and never
+//! An event loop (`event_loop.rs`) owns its connections' sockets and never
 //! blocks on one, so no other thread may touch them. Other threads reach
 //! the loop only through its [`Mailbox`]: the accept loop posts new
 //! connections ([`Arrival`]), a [`Sender`](crate::Sender) on any thread

@@ -1,6 +1,6 @@
 //! `event`: event loops that run their handler calls themselves.
 //!
-//! `loops` threads (`event/loops.rs`) each own a share of the connections
+//! `loops` threads (`event/event_loop.rs`) each own a share of the connections
 //! on non-blocking sockets and serve all of them, one step at a time: an
 //! idle client costs no thread and a few hundred bytes, so ten thousand of
 //! them fit in a few megabytes. The price is the lesson this mode teaches:

@@ -1,7 +1,7 @@
 //! `event-workers`: event loops for the sockets, and handler calls that
 //! never hold a loop up.
 //!
-//! The loops (`event/loops.rs`) read, frame and write, as in `event` mode,
+//! The loops (`event/event_loop.rs`) read, frame and write, as in `event` mode,
 //! so an idle client still costs no thread. At most `workers` handler
 //! calls run at once, each with its connection's session, and a
 //! connection has one call out at a time, so its messages are handled in
