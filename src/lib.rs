@@ -30,7 +30,7 @@
 //! | `echo.rs` | [`EchoHandler`]: the lesson's protocol |
 //! | `mode.rs`, `proxy_protocol.rs`, `config.rs`, `settings.rs` | [`Mode`], [`ProxyProtocol`], [`Config`]: every setting, declared once |
 //! | `error.rs`, `shutdown.rs` | [`Error`], [`ConfigError`], [`Shutdown`] |
-//! | `server/` | [`Server`]: listener, accept loop, live connections, the PROXY protocol header read before a handler exists, stats, and each connection's outgoing side (`outgoing.rs`: the queue, back-pressure on whoever sends, the cut of a client that stops reading) |
+//! | `server/` | [`Server`]: listener, accept loop, live connections, the PROXY protocol header read before a handler exists, stats, and each connection's outgoing side (`outgoing/`: the queue, back-pressure on whoever sends, the cut of a client that stops reading) |
 //! | `server/blocking/`, `server/event/` | the two ways of serving a connection: a thread blocked in its reads (with the flusher thread), or event loops on non-blocking sockets |
 //! | `server/modes/` | serial, threads, pool, event, event-workers: when to accept, and who serves |
 //! | `cli/` | [`run_cli`]: flags over the file over the defaults (feature `cli`); `supervisor.rs` and `child.rs`: the processes of `processes = N` |

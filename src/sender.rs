@@ -27,7 +27,7 @@
 //! is. [`Group`](crate::Group) offers both kinds of broadcast.
 //!
 //! Where the bytes go is behind the crate's `Outbox` trait: the
-//! connection's queue (`server/outgoing.rs`) in every mode, a buffer in a
+//! connection's queue (`server/outgoing/`) in every mode, a buffer in a
 //! [`Session`](crate::Session) under test. Handlers only ever see the
 //! `Sender`, so a new way of writing changes no handler.
 
@@ -37,7 +37,7 @@ use std::sync::Arc;
 use crate::framing::Framing;
 use crate::handler::DisconnectReason;
 
-/// Where a connection's outgoing bytes go: its queue (`server/outgoing.rs`)
+/// Where a connection's outgoing bytes go: its queue (`server/outgoing/`)
 /// in every mode, a buffer in a [`Session::in_memory`](crate::Session::in_memory).
 pub(crate) trait Outbox: Send + Sync {
     /// Takes already-framed bytes whole, behind what waits, or fails;

@@ -3,7 +3,7 @@
 //!
 //! The accept loop, every mode and every connection thread hold the same
 //! [`ServerState`]. A connection enters the table when a mode takes it on
-//! (its outgoing side, `outgoing.rs`, is what shutdown reaches it by) and
+//! (its outgoing side, `outgoing/`, is what shutdown reaches it by) and
 //! leaves it when it is finished, however that happens.
 
 use std::collections::HashMap;

@@ -7,8 +7,9 @@
 //! the PROXY protocol header read before a handler exists
 //! (`proxy_header.rs`), the counters (`stats.rs`), and a connection's
 //! outgoing side: the bytes waiting for its client, who is slowed while
-//! they pile up, and when the client is cut (`outgoing.rs`, over
-//! `byte_queue.rs`).
+//! they pile up, and when the client is cut (`outgoing/`: the side itself
+//! in `mod.rs`, the bytes in `byte_queue.rs`, the limits in `limits.rs`,
+//! who is sending in `producer.rs`).
 //!
 //! Below that, the two ways of serving a connection: `blocking/` (a
 //! thread blocked in its reads; serial, threads, pool) and `event/`
@@ -16,7 +17,6 @@
 //! (`modes/`) only says when to accept and who serves.
 
 mod blocking;
-mod byte_queue;
 mod event;
 mod lifecycle;
 mod listener;

@@ -5,7 +5,7 @@
 //! In the blocking modes every connection has a thread of its own, but
 //! that thread is blocked reading its socket, or busy in a handler; it
 //! cannot also wait for the socket to take the bytes others sent it (a
-//! chat line). So a send that does not fit queues the rest (`outgoing.rs`)
+//! chat line). So a send that does not fit queues the rest (`outgoing/`)
 //! and hands the connection to this thread, which keeps a mio `Poll` and
 //! watches the socket for WRITABLE, only while something waits for it: a
 //! server whose clients read what they are sent never wakes it. Started by
@@ -84,7 +84,7 @@ impl FlushQueue {
 
     /// Asks the flusher to drain connection `id` now and whenever its
     /// socket can take more, until its queue is empty. Asking again while
-    /// it is watched only makes it drain now (`outgoing.rs` does that when
+    /// it is watched only makes it drain now (`outgoing/` does that when
     /// it closes a connection, so the flusher forgets it at once).
     pub fn watch(&self, id: u64, conn: Arc<dyn Flush>) {
         let mut new = self.new_list();

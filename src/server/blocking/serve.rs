@@ -6,7 +6,7 @@
 //! the per-connection half of shutdown: after shutdown it answers only what
 //! has already arrived, then closes.
 //!
-//! Replies go out through the connection's queue (`outgoing.rs`), behind
+//! Replies go out through the connection's queue (`outgoing/`), behind
 //! what others sent to it, and the loop reads on only once they have left:
 //! a client that does not read its replies is not read either, and is cut
 //! after `write_timeout_ms`, as with a blocking write. Before a connection

@@ -12,7 +12,7 @@
 //! that does not read stops being read, as a blocking write would stop
 //! it), and an ending connection first writes what it owes. A connection
 //! whose handler's sends filled another client's queue is paused the same
-//! way (`outgoing.rs`): not read, no message handled, until that queue
+//! way (`outgoing/`): not read, no message handled, until that queue
 //! drains; its own writes go on meanwhile.
 
 use std::io::{self, Read, Write};
@@ -497,7 +497,7 @@ impl Conn {
     }
 
     /// The earliest of the connection's deadlines now, if any runs: the
-    /// outgoing side's next look (`outgoing.rs`), and the read deadline
+    /// outgoing side's next look (`outgoing/`), and the read deadline
     /// while it waits for its client.
     pub fn deadline(&self, config: &Config) -> Option<Instant> {
         let write = self.out.next_look();

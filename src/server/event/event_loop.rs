@@ -8,7 +8,7 @@
 //! a loop a thousand small records and nothing else: no thread, no stack.
 //! The loops are started and handed connections by `loops.rs`.
 //!
-//! A loop never waits in a send (`outgoing.rs`): a handler call whose
+//! A loop never waits in a send (`outgoing/`): a handler call whose
 //! sends fill a queue pauses its own connection instead, which this loop
 //! then neither reads nor hands another message until the queue drains.
 

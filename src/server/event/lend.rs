@@ -22,7 +22,7 @@
 //! would, and ends. The new driver queues its loop's calls for the workers
 //! for a [`PAUSE`], so a slow handler holds its loop up for at most two
 //! looks and a thread start once a pause. Every thread here that drives a
-//! loop runs handler calls, so none may wait in a send (`outgoing.rs`).
+//! loop runs handler calls, so none may wait in a send (`outgoing/`).
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};

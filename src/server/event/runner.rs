@@ -19,7 +19,7 @@ pub(crate) struct Job {
     /// Where the [`Done`] goes when the call runs on another thread.
     pub home: Arc<Mailbox>,
     /// The connection's outgoing side: what the call sends to a full queue
-    /// pauses this connection (`outgoing.rs`).
+    /// pauses this connection (`outgoing/`).
     pub out: Arc<Out>,
 }
 

@@ -1,5 +1,5 @@
 //! [`LoopWire`]: a connection's socket in the event modes, as its outgoing
-//! side (`outgoing.rs`) reaches it.
+//! side (`outgoing/`) reaches it.
 //!
 //! Only the connection's loop touches its socket, so a send from any
 //! other thread (or from a worker's handler call) never writes: it queues
