@@ -71,6 +71,25 @@ fn v2(client: Option<SocketAddr>) -> Vec<u8> {
     h
 }
 
+/// [`v2`] for `client` with `tlvs` after its addresses, counted in its
+/// length field as the spec says.
+fn v2_with_tlvs(client: SocketAddr, tlvs: &[u8]) -> Vec<u8> {
+    let mut h = v2(Some(client));
+    h.extend_from_slice(tlvs);
+    let length = (h.len() - 16) as u16;
+    h[14..16].copy_from_slice(&length.to_be_bytes());
+    h
+}
+
+/// A PP2_TYPE_NOOP TLV taking `total` bytes (3 or more): type, length
+/// (2 bytes, big endian), value.
+fn noop(total: usize) -> Vec<u8> {
+    let mut t = vec![0x04];
+    t.extend_from_slice(&((total - 3) as u16).to_be_bytes());
+    t.resize(total, 0);
+    t
+}
+
 /// A socket address written as text, for short tables of cases.
 fn addr(text: &str) -> SocketAddr {
     text.parse().unwrap()
@@ -354,6 +373,126 @@ fn connections_without_a_good_header_are_refused_in_every_mode() {
         let summary = server.stop();
         assert_eq!(summary.bad_proxy_headers, 1, "{mode}: {summary}");
         assert_eq!(summary.connections, 0, "{mode}: {summary}");
+    });
+}
+
+/// A version 2 header whose TLVs do not fit it (one announcing more bytes
+/// than the header has left, or 2 bytes left over where a TLV's type and
+/// length take 3), written with a message after it, is refused as HAProxy
+/// refuses it: closed with no greeting, so no handler ran, one warning
+/// naming the problem, counted. A good client is served after them.
+#[test]
+fn v2_headers_with_tlvs_that_do_not_fit_are_refused_in_every_mode() {
+    each_mode(|mode| {
+        let (server, ended) = start(mode, ProxyProtocol::Any, 600_000);
+        // The modes run at once and share the logger, and two clients of
+        // different servers may share a local port: each mode's headers
+        // carry numbers of their own, which the warnings repeat.
+        let nth = Mode::ALL.iter().position(|m| *m == mode).unwrap();
+        let real = addr("198.51.100.77:7777");
+        // Past the end: ALPN announcing 40,00N bytes, with 2 present.
+        let announced = 40_000 + nth;
+        let mut alpn = vec![0x01];
+        alpn.extend_from_slice(&(announced as u16).to_be_bytes());
+        alpn.extend_from_slice(b"h2");
+        let overrun = v2_with_tlvs(real, &alpn);
+        // Too few for a TLV: a NOOP of 10 + N bytes, then 2 bytes; the
+        // 2 start after the 16-byte head, 12 bytes of IPv4 addresses and it.
+        let pad = 10 + nth;
+        let left_at = 16 + 12 + pad;
+        let truncated = v2_with_tlvs(real, &[noop(pad), vec![0x04, 0x00]].concat());
+        let cases = [
+            (
+                "a TLV past the header's end",
+                overrun.clone(),
+                format!(
+                    "bad version 2 header: its TLV at byte 28 (type 0x01) announces \
+                     {announced} bytes, past the header's end at byte {}.",
+                    overrun.len()
+                ),
+            ),
+            (
+                "too few bytes left for a TLV",
+                truncated,
+                format!(
+                    "bad version 2 header: its last 2 bytes, from byte {left_at}, are too few \
+                     for a TLV (a type and a length take 3)."
+                ),
+            ),
+        ];
+        for (what, header, reason) in &cases {
+            let mut c = Client::connect(server.local_addr(), Framing::Line);
+            let mut write = header.clone();
+            write.extend_from_slice(b"hello\n");
+            c.send_raw(&write);
+            refused(&mut c, what, mode);
+            let line = format!("WARN: Refused connection from {}: {reason}", c.local());
+            assert_eq!(logged(&[&line]), line, "{mode}, {what}");
+            assert_eq!(lines_with(&[&line]).len(), 1, "{mode}, {what}: one line");
+        }
+        let mut good = Client::connect(server.local_addr(), Framing::Line);
+        good.send_raw(&v2_with_tlvs(real, &noop(3)));
+        assert_eq!(good.recv_line(), welcome(real, &good), "{mode}");
+        good.echo(b"after");
+        let good_addr = good.local();
+        good.close();
+        let summary = server.stop();
+        assert_eq!(summary.bad_proxy_headers, 2, "{mode}: {summary}");
+        assert_eq!(summary.connections, 1, "{mode}: {summary}");
+        assert_eq!(summary.errors, 0, "{mode}: {summary}");
+        // Only the good client reached a handler.
+        let ended = ended.lock().unwrap();
+        let balancers: Vec<String> = ended
+            .iter()
+            .map(|i| i.balancer.map_or("-".into(), |b| b.to_string()))
+            .collect();
+        assert_eq!(balancers, vec![good_addr], "{mode}");
+    });
+}
+
+/// A version 1 `UNKNOWN` line with anything after the word up to its
+/// `\r\n` (the spec says to ignore it), up to the spec's worst case of
+/// 107 bytes, is served as the socket's own: greeted as itself with no
+/// balancer, its data echoed, nothing counted as a bad header.
+#[test]
+fn long_unknown_lines_are_served_as_the_socket_in_every_mode() {
+    let worst = "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff \
+                 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
+    assert_eq!(worst.len(), 107);
+    let lines = [
+        "PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n",
+        "PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2 3\r\n",
+        "PROXY UNKNOWN unix:/run/lb.sock 1 2 3 4 5 6\r\n",
+        worst,
+    ];
+    each_mode(|mode| {
+        let (server, ended) = start(mode, ProxyProtocol::V1, 60_000);
+        let mut clients = Vec::new();
+        for line in lines {
+            let mut c = Client::connect(server.local_addr(), Framing::Line);
+            // With the first message in the same write, as a balancer
+            // forwarding a client at once.
+            c.send_raw(format!("{line}hi\n").as_bytes());
+            let want = format!("Welcome {} via -", c.local());
+            assert_eq!(c.recv_line(), want, "{mode}, {line:?}");
+            assert_eq!(c.recv_line(), "Received hi;", "{mode}, {line:?}");
+            c.echo(b"again");
+            clients.push(c.local());
+            c.close();
+        }
+        let summary = server.stop();
+        assert_eq!(summary.connections, lines.len() as u64, "{mode}: {summary}");
+        assert_eq!(summary.bad_proxy_headers, 0, "{mode}: {summary}");
+        let ended = ended.lock().unwrap();
+        let mut seen: Vec<(String, Option<SocketAddr>)> = ended
+            .iter()
+            .map(|i| (i.peer.to_string(), i.balancer))
+            .collect();
+        seen.sort();
+        clients.sort();
+        let want: Vec<(String, Option<SocketAddr>)> =
+            clients.into_iter().map(|c| (c, None)).collect();
+        assert_eq!(seen, want, "{mode}: on_disconnect's info");
     });
 }
 
