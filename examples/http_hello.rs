@@ -8,10 +8,14 @@
 //! ab -k -n 10000 -c 10 http://127.0.0.1:8080/
 //! ```
 //!
-//! The `http` framing (the default here) hands the handler one whole request
-//! at a time: its head up to the empty line, plus the body its
-//! `Content-Length` announces. The handler parses it with `httparse` (the
-//! parser under hyper) and answers. Keep-alive follows the rules of RFC 9112:
+//! The `http` framing (the default here, `HttpCodec`) hands the handler one
+//! whole request at a time: its head up to the empty line, plus the body
+//! its `Content-Length` announces. A request whose length cannot be
+//! trusted (`Content-Length: -1`, two that differ, a chunked body) never
+//! reaches `on_message`: the codec refuses it, and `on_frame_error` answers
+//! 400, 413 or 501 before the connection closes, as RFC 9112 asks. The
+//! handler parses the request with `httparse` (the parser under hyper) and
+//! answers. Keep-alive follows the rules of RFC 9112:
 //! HTTP/1.1 keeps the connection unless the client sends `Connection: close`;
 //! HTTP/1.0 closes it unless the client sends `Connection: keep-alive` (as
 //! `ab -k` does). Closing is just returning [`Action::Close`] after the
@@ -31,7 +35,7 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tcpmodes::{Action, Config, Context, Framing, Handler, Program};
+use tcpmodes::{Action, Config, Context, FrameError, Framing, Handler, Program};
 
 const BODY: &str = "Hello, world!\n";
 
@@ -61,15 +65,7 @@ impl Handler for Hello {
                     Some(1) => !has("close"),
                     _ => has("keep-alive"),
                 };
-                let bad_length =
-                    header("content-length").is_some_and(|v| v.parse::<u64>().is_err());
-                if header("transfer-encoding").is_some() {
-                    // The framing does not decode chunked bodies: the rest of
-                    // this connection's bytes cannot be trusted, so close.
-                    ("501 Not Implemented", false)
-                } else if bad_length {
-                    ("400 Bad Request", false)
-                } else if matches!(req.method, Some("GET" | "HEAD")) {
+                if matches!(req.method, Some("GET" | "HEAD")) {
                     ("200 OK", keep_alive)
                 } else {
                     ("405 Method Not Allowed", keep_alive)
@@ -79,33 +75,47 @@ impl Handler for Hello {
             // The framing gives whole heads, so `Partial` means a malformed one.
             Ok(httparse::Status::Partial) | Err(_) => ("400 Bad Request", false),
         };
-        let head_only = req.method == Some("HEAD");
-        let body = if status.starts_with("200") {
-            BODY
-        } else {
-            &format!("{status}\n")
-        };
-        let mut response = format!(
-            "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: {}\r\n",
-            httpdate::fmt_http_date(SystemTime::now()),
-            body.len(),
-            if keep_alive { "keep-alive" } else { "close" },
-        );
-        if status.starts_with("405") {
-            response.push_str("Allow: GET, HEAD\r\n");
-        }
-        response.push_str("\r\n");
-        if !head_only {
-            response.push_str(body);
-        }
-        ctx.reply(response);
+        respond(ctx, status, keep_alive, req.method == Some("HEAD"));
         if keep_alive {
             Action::Continue
         } else {
             Action::Close
         }
     }
+
+    /// The codec refused the request: the connection closes after this.
+    fn on_frame_error(&mut self, error: &FrameError, ctx: &mut Context<'_>) {
+        let status = match error {
+            FrameError::TooLarge { .. } => "413 Content Too Large",
+            FrameError::Unsupported(_) => "501 Not Implemented",
+            _ => "400 Bad Request",
+        };
+        respond(ctx, status, false, false);
+    }
+}
+
+/// Replies `status`, with the greeting as body when it is `200 OK`.
+fn respond(ctx: &mut Context<'_>, status: &str, keep_alive: bool, head_only: bool) {
+    let body = if status.starts_with("200") {
+        BODY
+    } else {
+        &format!("{status}\n")
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: {}\r\n",
+        httpdate::fmt_http_date(SystemTime::now()),
+        body.len(),
+        if keep_alive { "keep-alive" } else { "close" },
+    );
+    if status.starts_with("405") {
+        response.push_str("Allow: GET, HEAD\r\n");
+    }
+    response.push_str("\r\n");
+    if !head_only {
+        response.push_str(body);
+    }
+    ctx.reply(response);
 }
 
 fn main() -> ExitCode {

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
+use crate::codec::{Codec, Framing, SharedCodec};
 use crate::error::{ConfigError, io_text};
-use crate::framing::Framing;
 use crate::mode::Mode;
 use crate::proxy_protocol::ProxyProtocol;
 use crate::settings::settings;
@@ -109,7 +109,9 @@ settings! {
     handler: String = "echo".to_string(), with_handler(impl Into<String>),
         flag "handler" "NAME", "Built-in handler (the tcpmodes binary has `echo`)",
         |h| if h.is_empty() { Err("must name a handler".to_string()) } else { Ok(()) };
-    /// How the byte stream is cut into messages.
+    /// How the byte stream is cut into messages: a built-in codec by name.
+    /// A program that speaks its own protocol sets its codec instead
+    /// ([`Config::with_codec`]), which this setting then cannot change.
     framing: Framing = Framing::Raw, with_framing(Framing),
         flag "framing" "FRAMING" [value_parser = crate::names::value_parser::<Framing>()], "How messages are delimited",
         |_| Ok(());
@@ -237,7 +239,56 @@ impl Config {
     /// Checks every value's range and that the address resolves. Called
     /// after all sources are merged, so the message names the winning source.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.check_all()
+        self.check_all()?;
+        if let (Some(codec), Some(origin)) = (&self.codec, self.origin("framing")) {
+            return Err(ConfigError::new(
+                Some(origin.to_string()),
+                format!(
+                    "framing: this program frames its messages with its own codec ({}); \
+                     remove the framing setting",
+                    codec.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Frames messages with `codec`, a protocol's own (see
+    /// [`Codec`](crate::Codec)), in place of the built-in one `framing`
+    /// names. Set by a program in its defaults: a `framing` from a file
+    /// or a flag is then refused, since it would change the protocol.
+    pub fn with_codec(mut self, codec: impl Codec) -> Config {
+        self.codec = Some(SharedCodec::new(codec));
+        self
+    }
+
+    /// The codec in effect: the program's own, or `framing`'s.
+    pub(crate) fn codec(&self) -> SharedCodec {
+        self.codec.clone().unwrap_or_else(|| self.framing.codec())
+    }
+
+    /// Makes `framing`'s built-in codec this config's own, once, so a
+    /// running server asks one codec value (no allocation per read).
+    pub(crate) fn pin_codec(&mut self) {
+        if self.codec.is_none() {
+            self.codec = Some(self.framing.codec());
+        }
+    }
+
+    /// How many bytes one read asks for, as the codec in effect says.
+    pub(crate) fn read_size(&self) -> usize {
+        match &self.codec {
+            Some(codec) => codec.read_size(self.max_message_bytes),
+            None => self.framing.codec().read_size(self.max_message_bytes),
+        }
+    }
+
+    /// The name of the codec in effect, for start-up lines and logs.
+    pub fn codec_name(&self) -> String {
+        match &self.codec {
+            Some(codec) => codec.name().to_string(),
+            None => self.framing.name().to_string(),
+        }
     }
 }
 

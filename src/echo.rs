@@ -108,10 +108,12 @@ mod tests {
         s.start();
         s.take_output();
         let mut input = Vec::new();
-        Framing::Length.encode(&[0xff, 0xfe], &mut input);
+        Framing::Length.encode(&[0xff, 0xfe], &mut input).unwrap();
         s.receive(&input);
         let mut want = Vec::new();
-        Framing::Length.encode(b"Received \xff\xfe;", &mut want);
+        Framing::Length
+            .encode(b"Received \xff\xfe;", &mut want)
+            .unwrap();
         assert_eq!(s.take_output(), want);
     }
 

@@ -174,8 +174,9 @@ impl Group {
         for member in &targets {
             match send(member, message) {
                 Ok(()) => delivered += 1,
-                // Still a member: it skips this message.
-                Err(SendError::Full) => {}
+                // Still a member: it skips this message (a message its
+                // codec cannot frame is the sender's fault, not its).
+                Err(SendError::Full | SendError::Encode(_)) => {}
                 Err(e) => self.drop_member(member, &e),
             }
         }
@@ -198,12 +199,15 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framing::Framing;
+    use crate::codec::Framing;
     use crate::session::MemoryOutbox;
 
     fn member(id: u64) -> (Sender, Arc<MemoryOutbox>) {
         let outbox = Arc::new(MemoryOutbox::default());
-        (Sender::new(id, Framing::Line, outbox.clone()), outbox)
+        (
+            Sender::new(id, Framing::Line.codec(), outbox.clone()),
+            outbox,
+        )
     }
 
     #[test]
@@ -270,7 +274,7 @@ mod tests {
         let (a, a_out) = member(1);
         let laggard = Arc::new(Full::default());
         group.join(a);
-        group.join(Sender::new(2, Framing::Line, laggard.clone()));
+        group.join(Sender::new(2, Framing::Line.codec(), laggard.clone()));
         assert_eq!(group.try_broadcast("tick"), 1);
         assert!(group.contains(2), "a full member stays in the group");
         assert_eq!(a_out.take(), b"tick\n");

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::codec::FrameError;
 use crate::sender::Sender;
 
 /// What the connection should do after a handler call.
@@ -128,13 +129,23 @@ pub struct Context<'a> {
     pub(crate) info: ConnInfo,
     pub(crate) out: &'a mut Vec<u8>,
     pub(crate) sender: &'a Sender,
+    /// A reply the codec could not frame: the connection closes after
+    /// the call, with this as its reason.
+    pub(crate) unframed: &'a mut Option<FrameError>,
 }
 
 impl Context<'_> {
-    /// Queues one message to this client. It is framed (a `\n` added for
-    /// `line`, a length prefix for `length`) and sent after the call returns.
+    /// Queues one message to this client. It is framed by the codec (a
+    /// `\n` added for `line`, a length prefix for `length`) and sent after
+    /// the call returns. A message the codec cannot frame (too long for
+    /// its length field) is not sent, and the connection closes after the
+    /// call with a protocol error naming it: a reply cannot be half sent.
     pub fn reply(&mut self, message: impl AsRef<[u8]>) {
-        self.sender.framing().encode(message.as_ref(), self.out);
+        if self.unframed.is_none()
+            && let Err(e) = self.sender.encode(message.as_ref(), self.out)
+        {
+            *self.unframed = Some(e);
+        }
     }
 
     /// The client's address.
@@ -201,6 +212,16 @@ pub trait Handler: Send + 'static {
     /// during the call; copy what you keep.
     fn on_message(&mut self, message: &[u8], ctx: &mut Context<'_>) -> Action;
 
+    /// Called when the client's bytes break the protocol (the codec's
+    /// [`FrameError`]: a message over `max_message_bytes`, an HTTP
+    /// `Content-Length` that cannot be trusted); the connection is then
+    /// closed with [`DisconnectReason::Protocol`], after what this call
+    /// replied is sent. Nothing is replied by default; an HTTP server
+    /// answers `400 Bad Request` here, as RFC 9112 requires.
+    fn on_frame_error(&mut self, error: &FrameError, ctx: &mut Context<'_>) {
+        let _ = (error, ctx);
+    }
+
     /// Called exactly once when a connection that was served ends, whatever
     /// the reason; nothing can be sent any more. Use it to leave shared state
     /// tidy (remove yourself from a room).
@@ -215,6 +236,9 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
     }
     fn on_message(&mut self, message: &[u8], ctx: &mut Context<'_>) -> Action {
         (**self).on_message(message, ctx)
+    }
+    fn on_frame_error(&mut self, error: &FrameError, ctx: &mut Context<'_>) {
+        (**self).on_frame_error(error, ctx)
     }
     fn on_disconnect(&mut self, info: ConnInfo, reason: &DisconnectReason) {
         (**self).on_disconnect(info, reason)

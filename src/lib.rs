@@ -24,7 +24,7 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `handler.rs` | [`Handler`], [`Context`], [`Action`], [`ConnInfo`], [`DisconnectReason`] |
-//! | `framing.rs` | [`Framing`]: where one message ends and the next begins |
+//! | `codec/` | [`Codec`]: where one message ends and the next begins; the built-ins [`RawCodec`], [`LineCodec`], [`LengthCodec`], [`HttpCodec`], named by [`Framing`]; the framework's reader that holds any codec to `max_message_bytes` |
 //! | `sender.rs`, `group.rs` | [`Sender`], [`Group`]: reaching a connection from elsewhere |
 //! | `session.rs` | [`Session`]: one connection's protocol without I/O (tests feed it bytes) |
 //! | `echo.rs` | [`EchoHandler`]: the lesson's protocol |
@@ -48,10 +48,10 @@
 pub mod bench;
 #[cfg(feature = "cli")]
 mod cli;
+mod codec;
 mod config;
 mod echo;
 mod error;
-mod framing;
 mod group;
 mod handler;
 mod mode;
@@ -65,10 +65,10 @@ mod shutdown;
 
 #[cfg(feature = "cli")]
 pub use cli::{Program, run_builtin, run_cli, run_cli_with};
+pub use codec::{Codec, Frame, FrameError, Framing, HttpCodec, LengthCodec, LineCodec, RawCodec};
 pub use config::Config;
 pub use echo::EchoHandler;
 pub use error::{ConfigError, Error};
-pub use framing::Framing;
 pub use group::Group;
 pub use handler::{Action, ConnInfo, Context, DisconnectReason, Handler};
 pub use mode::Mode;

@@ -34,7 +34,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::framing::Framing;
+use crate::codec::{FrameError, SharedCodec};
 use crate::handler::DisconnectReason;
 
 /// Where a connection's outgoing bytes go: its queue (`server/outgoing/`)
@@ -67,6 +67,9 @@ pub enum SendError {
     Full,
     /// [`Group::send_to`](crate::Group::send_to): no member has that id.
     NotAMember(u64),
+    /// The connection's codec cannot frame this message (too long for a
+    /// length field); nothing was sent.
+    Encode(FrameError),
 }
 
 impl fmt::Display for SendError {
@@ -77,6 +80,7 @@ impl fmt::Display for SendError {
                 "the client's queue is full: more than max_pending_bytes wait to be sent to it",
             ),
             SendError::NotAMember(id) => write!(f, "connection {id} is not a member"),
+            SendError::Encode(e) => write!(f, "cannot frame the message: {e}"),
         }
     }
 }
@@ -87,19 +91,15 @@ impl std::error::Error for SendError {}
 #[derive(Clone)]
 pub struct Sender {
     id: u64,
-    framing: Framing,
+    codec: SharedCodec,
     outbox: Arc<dyn Outbox>,
 }
 
 impl Sender {
-    /// A sender writing to `outbox`, framing messages with `framing`; `id` is
+    /// A sender writing to `outbox`, framing messages with `codec`; `id` is
     /// the connection's id, so a room can tell its members apart.
-    pub(crate) fn new(id: u64, framing: Framing, outbox: Arc<dyn Outbox>) -> Sender {
-        Sender {
-            id,
-            framing,
-            outbox,
-        }
+    pub(crate) fn new(id: u64, codec: SharedCodec, outbox: Arc<dyn Outbox>) -> Sender {
+        Sender { id, codec, outbox }
     }
 
     /// Frames and sends one message, behind whatever already waits for this
@@ -110,14 +110,14 @@ impl Sender {
     /// the connection has ended, e.g. cut after taking nothing for
     /// `stall_timeout_ms`.
     pub fn send(&self, message: impl AsRef<[u8]>) -> Result<(), SendError> {
-        self.outbox.send(&self.frame(message.as_ref()), true)
+        self.outbox.send(&self.frame(message.as_ref())?, true)
     }
 
     /// [`send`](Sender::send) that never slows anyone: with more than
     /// `max_pending_bytes` waiting for the client it sends nothing and
     /// returns [`SendError::Full`]. For data that is fine to lose.
     pub fn try_send(&self, message: impl AsRef<[u8]>) -> Result<(), SendError> {
-        self.outbox.send(&self.frame(message.as_ref()), false)
+        self.outbox.send(&self.frame(message.as_ref())?, false)
     }
 
     /// Bytes sent to this connection (replies included) that its client
@@ -126,10 +126,17 @@ impl Sender {
         self.outbox.pending()
     }
 
-    fn frame(&self, message: &[u8]) -> Vec<u8> {
+    fn frame(&self, message: &[u8]) -> Result<Vec<u8>, SendError> {
         let mut framed = Vec::with_capacity(message.len() + 4);
-        self.framing.encode(message, &mut framed);
-        framed
+        self.encode(message, &mut framed)
+            .map_err(SendError::Encode)?;
+        Ok(framed)
+    }
+
+    /// Frames `message` onto `out` with the connection's codec, as replies
+    /// are framed.
+    pub(crate) fn encode(&self, message: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+        self.codec.encode(message, out)
     }
 
     /// Closes the connection, e.g. to kick a client from a room.
@@ -141,18 +148,13 @@ impl Sender {
     pub fn id(&self) -> u64 {
         self.id
     }
-
-    /// The framing messages are sent with.
-    pub fn framing(&self) -> Framing {
-        self.framing
-    }
 }
 
 impl fmt::Debug for Sender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("id", &self.id)
-            .field("framing", &self.framing)
+            .field("codec", &self.codec)
             .finish()
     }
 }

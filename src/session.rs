@@ -24,8 +24,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, Once};
 
+use crate::codec::{FrameError, FrameReader, Framing};
 use crate::config::Config;
-use crate::framing::{Decoder, Framing};
 use crate::handler::{Action, ConnInfo, Context, DisconnectReason, Handler};
 use crate::sender::{Outbox, SendError, Sender};
 
@@ -42,7 +42,7 @@ pub enum Step {
 /// One connection's handler, decoder and pending output.
 pub struct Session {
     handler: Box<dyn Handler>,
-    decoder: Decoder,
+    decoder: FrameReader,
     sender: Sender,
     info: ConnInfo,
     out: Vec<u8>,
@@ -69,10 +69,11 @@ impl Session {
         outbox: Arc<dyn Outbox>,
     ) -> Session {
         install_panic_hook();
+        let codec = config.codec();
         Session {
             handler,
-            decoder: config.framing.decoder(config.max_message_bytes),
-            sender: Sender::new(info.id, config.framing, outbox),
+            decoder: FrameReader::new(codec.for_decoding(), config.max_message_bytes),
+            sender: Sender::new(info.id, codec, outbox),
             info,
             out: Vec::new(),
             messages: 0,
@@ -89,9 +90,9 @@ impl Session {
         Session::in_memory_with(handler, &Config::default().with_framing(framing))
     }
 
-    /// [`in_memory`](Session::in_memory) with the framing and
-    /// `max_message_bytes` of `config`, to test a handler under the limits
-    /// it will really run with.
+    /// [`in_memory`](Session::in_memory) with the codec (a program's own,
+    /// or `framing`'s) and `max_message_bytes` of `config`, to test a
+    /// handler under the codec and limits it will really run with.
     pub fn in_memory_with(handler: impl Handler, config: &Config) -> Session {
         let info = ConnInfo::new(0, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let memory = Arc::new(MemoryOutbox::default());
@@ -102,6 +103,12 @@ impl Session {
 
     /// Runs the handler's `on_connect` (the greeting goes to the output).
     pub fn start(&mut self) -> Step {
+        self.call(|handler, ctx| handler.on_connect(ctx))
+    }
+
+    /// Runs one handler call with this connection's context, catching its
+    /// panic; a reply the codec could not frame closes the connection.
+    fn call(&mut self, f: impl FnOnce(&mut dyn Handler, &mut Context<'_>) -> Action) -> Step {
         let Session {
             handler,
             sender,
@@ -109,12 +116,20 @@ impl Session {
             out,
             ..
         } = self;
+        let mut unframed = None;
         let mut ctx = Context {
             info: *info,
             out,
             sender,
+            unframed: &mut unframed,
         };
-        let step = guarded(info, || handler.on_connect(&mut ctx));
+        let mut step = guarded(info, || f(handler.as_mut(), &mut ctx));
+        if let (Step::Continue, Some(e)) = (&step, unframed) {
+            log::warn!("A reply to {} cannot be framed: {e}", info.peer);
+            step = Step::Close(DisconnectReason::Protocol(format!(
+                "reply cannot be framed: {e}"
+            )));
+        }
         self.note(step)
     }
 
@@ -151,7 +166,8 @@ impl Session {
     }
 
     /// Hands the next complete message to the handler; `None` when no
-    /// message is complete. A broken framing closes, as in `receive`.
+    /// message is complete. A broken framing closes, as in `receive`,
+    /// after the handler's [`on_frame_error`](Handler::on_frame_error).
     pub(crate) fn handle_next(&mut self) -> Option<Step> {
         if self.closing {
             return Some(Step::Close(DisconnectReason::Exit));
@@ -168,19 +184,35 @@ impl Session {
         let message = match decoder.next_message() {
             Ok(Some(m)) => m,
             Ok(None) => return None,
-            Err(e) => {
-                self.closing = true;
-                return Some(Step::Close(DisconnectReason::Protocol(e.to_string())));
-            }
+            Err(e) => return Some(self.refuse(e)),
         };
         *messages += 1;
+        let mut unframed = None;
         let mut ctx = Context {
             info: *info,
             out,
             sender,
+            unframed: &mut unframed,
         };
-        let step = guarded(info, || handler.on_message(message, &mut ctx));
+        let mut step = guarded(info, || handler.on_message(message, &mut ctx));
+        if let (Step::Continue, Some(e)) = (&step, unframed) {
+            log::warn!("A reply to {} cannot be framed: {e}", info.peer);
+            step = Step::Close(DisconnectReason::Protocol(format!(
+                "reply cannot be framed: {e}"
+            )));
+        }
         Some(self.note(step))
+    }
+
+    /// The client broke the framing: the handler may answer (an HTTP 400),
+    /// then the connection closes with the error as its reason.
+    fn refuse(&mut self, error: FrameError) -> Step {
+        self.call(|handler, ctx| {
+            handler.on_frame_error(&error, ctx);
+            Action::Close
+        });
+        self.closing = true;
+        Step::Close(DisconnectReason::Protocol(error.to_string()))
     }
 
     fn note(&mut self, step: Step) -> Step {

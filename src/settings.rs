@@ -44,6 +44,9 @@ macro_rules! settings {
             $( $(#[doc = $doc])* pub $name: $ty, )*
             /// Where each setting came from (`file:line` or `--flag`).
             origins: Origins,
+            /// The program's own codec ([`Config::with_codec`]), which
+            /// takes the place of `framing`'s built-in one.
+            codec: Option<crate::codec::SharedCodec>,
         }
 
         impl Default for Config {
@@ -51,6 +54,7 @@ macro_rules! settings {
                 Config {
                     $( $name: $default, )*
                     origins: Origins::default(),
+                    codec: None,
                 }
             }
         }

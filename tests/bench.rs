@@ -108,7 +108,7 @@ fn listen(mut on_accept: impl FnMut(TcpStream) + Send + 'static) -> TestServer {
 
 fn frame(framing: Framing, msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    framing.encode(msg, &mut out);
+    framing.encode(msg, &mut out).unwrap();
     out
 }
 

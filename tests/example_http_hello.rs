@@ -83,6 +83,52 @@ fn curl_fetches_twice_over_one_connection() {
     );
 }
 
+/// Request smuggling: a body length two servers could read two ways. Each
+/// case carries a second request in what a proxy may take for its body;
+/// it must get one refusal and never a second answer, in every mode
+/// (RFC 9112 §6.3). Each was once read as "no body", and the smuggled
+/// request answered.
+#[test]
+fn an_ambiguous_body_length_gets_one_refusal_and_no_second_answer_in_every_mode() {
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let cases = [
+        (
+            "Content-Length: 18446744073709551615",
+            "413 Content Too Large",
+        ),
+        (
+            "Content-Length: 18446744073709551616",
+            "413 Content Too Large",
+        ),
+        ("Content-Length: -1", "400 Bad Request"),
+        ("Content-Length: 26, 0", "400 Bad Request"),
+        ("Content-Length: 0\r\nContent-Length: 37", "400 Bad Request"),
+        (
+            "Content-Length: 37\r\nTransfer-Encoding: chunked",
+            "400 Bad Request",
+        ),
+        ("Transfer-Encoding: chunked", "501 Not Implemented"),
+    ];
+    for mode in Mode::ALL {
+        let server = Process::example("http_hello", &["--mode", mode.name()]);
+        for (fields, status) in cases {
+            let request = format!("POST / HTTP/1.1\r\nHost: x\r\n{fields}\r\n\r\n{smuggled}");
+            let r = exchange(&server, request.as_bytes());
+            assert_eq!(
+                statuses(&r),
+                [format!("HTTP/1.1 {status}")],
+                "{mode}, {fields:?}: {r}"
+            );
+        }
+        let stopped = server.stop_ok();
+        assert!(
+            stopped.stderr.contains("Content-Length is not a number"),
+            "{mode}: the refusal is logged: {}",
+            stopped.stderr
+        );
+    }
+}
+
 /// Sends `request` on a new connection and reads until the server closes.
 fn exchange(server: &Process, request: &[u8]) -> String {
     let mut c = server.connect(Framing::Http);
@@ -153,9 +199,9 @@ fn keep_alive_rules_pipelining_and_bad_requests() {
     assert_eq!(statuses(&r), ["HTTP/1.1 501 Not Implemented"], "{r}");
     let r = exchange(&server, b"POST / HTTP/1.1\r\nContent-Length: ten\r\n\r\n");
     assert_eq!(statuses(&r), ["HTTP/1.1 400 Bad Request"], "{r}");
-    // A body over --max-message-bytes: closed without reading it.
+    // A body over --max-message-bytes: refused without reading it.
     let r = exchange(&server, b"POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n");
-    assert_eq!(r, "");
+    assert_eq!(statuses(&r), ["HTTP/1.1 413 Content Too Large"], "{r}");
 
     // The server is still fine.
     let r = exchange(&server, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");

@@ -374,7 +374,7 @@ fn client_faults(mode: Mode, framing: Framing) {
     c.send(b"last words");
     c.stream.shutdown(Shutdown::Write).unwrap();
     let mut want = Vec::new();
-    framing.encode(b"Received last words;", &mut want);
+    framing.encode(b"Received last words;", &mut want).unwrap();
     assert_eq!(c.expect_closed(), want, "{ctx}: half-close reply");
 
     // Connect and close without a byte.

@@ -69,8 +69,8 @@ fn every_framing_in_every_mode() {
             c.expect(b"Welcome!");
             // Two messages in one write: framing must split them.
             let mut both = Vec::new();
-            framing.encode(b"one", &mut both);
-            framing.encode(b"two", &mut both);
+            framing.encode(b"one", &mut both).unwrap();
+            framing.encode(b"two", &mut both).unwrap();
             c.send_raw(&both);
             c.expect(b"Received one;");
             c.expect(b"Received two;");

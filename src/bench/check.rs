@@ -17,6 +17,7 @@
 
 use super::failure::Failure;
 use crate::Framing;
+use crate::codec::FrameReader;
 
 /// Longest reply `--expect any` accepts: the largest request the generator
 /// sends, plus room for an answer around it. A reply that never ends (a
@@ -55,7 +56,7 @@ pub(super) fn match_expected(expected: &[u8], pos: &mut usize, got: &[u8]) -> Re
 
 /// Where one reading stands: towards exact bytes, or towards the end of
 /// any one framed message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum ReplyCheck {
     /// `pos` bytes of the expected ones have arrived.
     Exact { pos: usize },
@@ -84,60 +85,37 @@ impl ReplyCheck {
     }
 }
 
-/// Incremental search for the end of one framed message, of any content:
-/// a `\n` with line framing, the announced length with length framing.
+/// The end of one framed message, of any content, found by the server's
+/// own codec for the framing (a `\n` for line, the announced length for
+/// length), so the bench and the server never disagree on the grammar.
 /// Bytes past that end are a wrong reply, as they are for exact replies:
 /// the server answered one request with more than one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct AnyMessage {
     framing: Framing,
-    /// Bytes received.
-    seen: usize,
-    /// Length framing: the prefix so far, then the whole message's size.
-    prefix: [u8; 4],
-    total: Option<usize>,
+    reader: FrameReader,
 }
 
 impl AnyMessage {
     fn new(framing: Framing) -> AnyMessage {
         AnyMessage {
             framing,
-            seen: 0,
-            prefix: [0; 4],
-            total: None,
+            reader: FrameReader::new(framing.codec().for_decoding(), MAX_ANY_REPLY),
         }
     }
 
     fn push(&mut self, got: &[u8]) -> ReadOutcome {
-        let start = self.seen;
-        self.seen += got.len();
-        let end = match self.framing {
-            Framing::Line => got.iter().position(|&b| b == b'\n').map(|i| start + i + 1),
-            Framing::Length => {
-                for (i, &b) in got.iter().enumerate() {
-                    if start + i >= 4 {
-                        break;
-                    }
-                    self.prefix[start + i] = b;
-                }
-                if self.total.is_none() && self.seen >= 4 {
-                    let len = u32::from_be_bytes(self.prefix) as usize;
-                    if len > MAX_ANY_REPLY {
-                        return ReadOutcome::Failed(Failure::WrongReply);
-                    }
-                    self.total = Some(4 + len);
-                }
-                self.total.filter(|&t| self.seen >= t)
-            }
-            // Raw and http do not mark where a reply ends; flags refuse
-            // `--expect any` with them.
-            Framing::Raw | Framing::Http => return ReadOutcome::Failed(Failure::Other),
-        };
-        match end {
-            Some(end) if end == self.seen => ReadOutcome::Complete,
-            Some(_) => ReadOutcome::Failed(Failure::WrongReply),
-            None if self.seen > MAX_ANY_REPLY => ReadOutcome::Failed(Failure::WrongReply),
-            None => ReadOutcome::Pending,
+        // Raw and http do not mark where a reply ends; flags refuse
+        // `--expect any` with them.
+        if matches!(self.framing, Framing::Raw | Framing::Http) {
+            return ReadOutcome::Failed(Failure::Other);
+        }
+        self.reader.push(got);
+        let found = self.reader.next_message().map(|m| m.is_some());
+        match found {
+            Ok(true) if self.reader.pending() == 0 => ReadOutcome::Complete,
+            Ok(true) | Err(_) => ReadOutcome::Failed(Failure::WrongReply),
+            Ok(false) => ReadOutcome::Pending,
         }
     }
 }

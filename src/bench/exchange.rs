@@ -16,6 +16,7 @@ use std::io::Write as _;
 use super::error::BenchError;
 use super::flags::{ANY, LoadArgs, MAX_PAYLOAD, MAX_RAW_PAYLOAD, NONE, Protocol};
 use crate::Framing;
+use crate::codec::SharedCodec;
 use crate::echo::{GREETING, answer};
 
 /// Longest decimal number a placeholder can become (`u64::MAX`).
@@ -166,6 +167,8 @@ pub(super) struct MessageBuf {
 #[derive(Debug)]
 pub(super) struct Exchange {
     framing: Framing,
+    /// `framing`'s codec: the server's own, so both frame alike.
+    codec: SharedCodec,
     greeting: Option<Vec<u8>>,
     request: Template,
     expect: Expect,
@@ -223,24 +226,27 @@ impl Exchange {
                 Expect::Text(t)
             }
         };
+        let codec = framing.codec();
+        let framed = |message: &[u8]| frame(&codec, message);
         let mut exchange = Exchange {
             framing,
-            greeting: greeting.map(|g| framed(framing, &g)),
+            codec: codec.clone(),
+            greeting: greeting.map(|g| framed(&g)),
             request,
             expect,
             fixed_request: None,
             fixed_reply: None,
         };
         if let Some(text) = exchange.request.fixed() {
-            exchange.fixed_request = Some(framed(framing, text));
+            exchange.fixed_request = Some(framed(text));
         }
         exchange.fixed_reply = match &exchange.expect {
             Expect::EchoAnswer => exchange.request.fixed().map(|text| {
                 let mut a = Vec::new();
                 answer(text, &mut a);
-                framed(framing, &a)
+                framed(&a)
             }),
-            Expect::Text(t) => t.fixed().map(|text| framed(framing, text)),
+            Expect::Text(t) => t.fixed().map(|text| framed(text)),
             Expect::Any => None,
         };
         Ok(exchange)
@@ -264,7 +270,7 @@ impl Exchange {
             buf.text.clear();
             self.request.render(client, n, &mut buf.text);
             buf.request.clear();
-            self.framing.encode(&buf.text, &mut buf.request);
+            encode(&self.codec, &buf.text, &mut buf.request);
         }
         if self.fixed_reply.is_none() {
             buf.reply_text.clear();
@@ -274,7 +280,7 @@ impl Exchange {
                 Expect::Any => return,
             }
             buf.reply.clear();
-            self.framing.encode(&buf.reply_text, &mut buf.reply);
+            encode(&self.codec, &buf.reply_text, &mut buf.reply);
         }
     }
 
@@ -318,10 +324,22 @@ fn payload(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-fn framed(framing: Framing, message: &[u8]) -> Vec<u8> {
+/// Frames `message` onto `out`. Every built-in codec frames anything up
+/// to `MAX_PAYLOAD` (the flags refuse longer), so it cannot fail here.
+fn encode(codec: &SharedCodec, message: &[u8], out: &mut Vec<u8>) {
+    let framed = codec.encode(message, out);
+    debug_assert!(framed.is_ok(), "bench messages fit every framing");
+}
+
+fn frame(codec: &SharedCodec, message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 4);
-    framing.encode(message, &mut out);
+    encode(codec, message, &mut out);
     out
+}
+
+#[cfg(test)]
+fn framed(framing: Framing, message: &[u8]) -> Vec<u8> {
+    frame(&framing.codec(), message)
 }
 
 #[cfg(test)]

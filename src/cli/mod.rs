@@ -261,7 +261,7 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
         "Listening on {} (mode {}{detail}{procs}, handler {handler_name}, framing {}{from})",
         server.local_addr(),
         c.mode,
-        c.framing
+        c.codec_name()
     );
     let mut summary = server.run();
     match supervisor {

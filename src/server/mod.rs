@@ -104,6 +104,8 @@ impl Server {
             },
         })?;
         let conns = LiveConnections::default();
+        let mut config = config;
+        config.pin_codec();
         let shared = Arc::new(ServerState {
             config,
             factory,

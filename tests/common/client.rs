@@ -53,7 +53,7 @@ impl Client {
     /// Sends one message, framed (a line protocol's line gets its `\n`).
     pub fn send(&mut self, message: impl AsRef<[u8]>) {
         let mut framed = Vec::new();
-        self.framing.encode(message.as_ref(), &mut framed);
+        self.framing.encode(message.as_ref(), &mut framed).unwrap();
         self.send_raw(&framed);
     }
 
@@ -65,7 +65,7 @@ impl Client {
     /// Reads one expected message, framed as the server frames it.
     pub fn expect(&mut self, message: &[u8]) {
         let mut framed = Vec::new();
-        self.framing.encode(message, &mut framed);
+        self.framing.encode(message, &mut framed).unwrap();
         self.expect_raw(&framed);
     }
 

@@ -84,7 +84,7 @@ fn read_proxy_header(
     let started = Instant::now();
     // The session's read size: data after the header in the same read is
     // the first read the session gets, as it would without a header.
-    let mut buf = vec![0u8; config.framing.read_size(config.max_message_bytes)];
+    let mut buf = vec![0u8; config.read_size()];
     loop {
         if !read_timeout.is_zero() {
             let left = read_timeout.saturating_sub(started.elapsed());
@@ -131,7 +131,7 @@ fn drive(
     let mut counts = Counts::new(&server.stats);
     let config = &server.config;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
-    let mut buf = vec![0u8; config.framing.read_size(config.max_message_bytes)];
+    let mut buf = vec![0u8; config.read_size()];
     let stream = &socket.wire().stream;
     // The idle clock restarts at each complete message, so a client sending
     // one byte a second (slowloris) still runs out of time.
@@ -305,7 +305,8 @@ pub(crate) fn refuse_busy(server: &ServerState, conn: Conn, why: &str) {
     let stream = &socket.wire().stream;
     let _ = stream.set_write_timeout(Some(Duration::from_millis(server.config.write_timeout_ms)));
     let mut framed = Vec::new();
-    server.config.framing.encode(
+    // A codec that cannot frame this line sends nothing but the close.
+    let _ = server.config.codec().encode(
         format!("Server busy: {why}; try again later.").as_bytes(),
         &mut framed,
     );

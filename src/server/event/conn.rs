@@ -338,7 +338,7 @@ impl Conn {
     /// that finds it saves a trip through the poller.
     fn read(&mut self, cx: &mut Cx<'_>) {
         let config = &cx.server.config;
-        let size = config.framing.read_size(config.max_message_bytes);
+        let size = config.read_size();
         match (&self.stream).read(&mut cx.buf[..size]) {
             Ok(0) => self.eof = true,
             Ok(n) => {
@@ -360,7 +360,7 @@ impl Conn {
     /// shares. `None` once opened (serve on); else what is next.
     fn read_header(&mut self, cx: &mut Cx<'_>) -> Option<Next> {
         let config = &cx.server.config;
-        let size = config.framing.read_size(config.max_message_bytes);
+        let size = config.read_size();
         loop {
             if let Some(cut) = self.out.cut_reason() {
                 // Still waiting at shutdown's deadline.

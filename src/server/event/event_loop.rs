@@ -72,7 +72,7 @@ impl EventLoop {
         poll: Poll,
     ) -> EventLoop {
         let config = &server.config;
-        let buf = vec![0; config.framing.read_size(config.max_message_bytes)];
+        let buf = vec![0; config.read_size()];
         let lends = runner.lends();
         EventLoop {
             server,
