@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use tcpmodes::{Action, Config, Context, Framing, Handler};
+use tcpmodes::{Action, Config, Context, Framing, Handler, Program};
 
 /// One value per connection: the factory below makes a new one for each
 /// client, so a field here would be per-connection state.
@@ -32,6 +32,8 @@ impl Handler for Uppercase {
 fn main() -> ExitCode {
     // A line protocol: make line framing the default, so `nc` works without
     // `--framing line`. The config file and flags can still change it.
-    let defaults = Config::default().with_framing(Framing::Line);
-    tcpmodes::run_cli_with(defaults, Uppercase::default)
+    Program::new("uppercase")
+        .about("Answers every line in upper case")
+        .defaults(Config::default().with_framing(Framing::Line))
+        .run(Uppercase::default)
 }

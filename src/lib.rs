@@ -56,6 +56,7 @@ mod group;
 mod handler;
 mod mode;
 mod names;
+mod program;
 mod proxy_protocol;
 mod sender;
 mod server;
@@ -64,7 +65,10 @@ mod settings;
 mod shutdown;
 
 #[cfg(feature = "cli")]
-pub use cli::{Program, run_builtin, run_cli, run_cli_with};
+#[allow(deprecated)]
+pub use cli::run_cli_with;
+#[cfg(feature = "cli")]
+pub use cli::{Program, run_builtin, run_cli};
 pub use codec::{Codec, Frame, FrameError, Framing, HttpCodec, LengthCodec, LineCodec, RawCodec};
 pub use config::Config;
 pub use echo::EchoHandler;

@@ -64,7 +64,7 @@ fn config_toml_in_the_working_directory_is_read_without_flags() {
     assert!(bin.banner.contains("config config.toml"), "{}", bin.banner);
 }
 
-/// A program built on `run_cli_with` keeps its own defaults when started
+/// A program built on `Program::defaults` keeps its own defaults when started
 /// from this repository, whose `config.toml` is written for the `tcpmodes`
 /// binary (it says `framing = "raw"`; the uppercase example needs `line`).
 #[test]
@@ -146,7 +146,7 @@ fn each_config_mistake_is_one_line_naming_file_line_and_key() {
             "backlog = \"many\"\n",
             "bad.toml:1: backlog: invalid type: string \"many\"",
         ),
-        ("# ok\nbaclog = 5\n", "bad.toml:2: unknown field `baclog`"),
+        ("# ok\nbaclog = 5\n", "bad.toml:2: unknown setting `baclog`"),
         (
             "address = \"localhost\"\n",
             "bad.toml:1: address: `localhost` is not an address",

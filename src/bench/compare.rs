@@ -148,9 +148,6 @@ impl ServeSpec {
         config.address = "127.0.0.1:0".into();
         config.mode = mode;
         config.framing = self.framing(args);
-        if self.factory.is_none() {
-            config.delay_ms = args.delay_ms.unwrap_or(0);
-        }
         config.max_connections = args.max_connections;
         config.backlog = args.backlog;
         if let Some(w) = args.workers {
@@ -374,6 +371,14 @@ fn preflight(args: &CompareArgs, spec: &ServeSpec) -> Result<(), String> {
     }
     if args.modes.is_empty() {
         return Err("--modes names no mode".into());
+    }
+    if spec.defaults.has_own_codec() {
+        return Err(format!(
+            "{} frames its messages with its own codec ({}), which compare's clients do not \
+             speak: measure it with its protocol's own tool (redis-benchmark for RESP)",
+            spec.name,
+            spec.defaults.codec_name()
+        ));
     }
     if let Some(path) = &args.plot {
         check_output(path, "--plot")?;

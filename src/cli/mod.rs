@@ -9,20 +9,24 @@ mod logging;
 mod program;
 mod supervisor;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::bench::{ServeSpec, main_compare_with};
-use crate::config::{Config, SettingFlags};
-use crate::echo::EchoHandler;
+use crate::bench::{CompareArgs, ServeSpec, main_compare_with};
+use crate::config::{Config, SettingFlags, read_file};
 use crate::error::{ConfigError, Error};
 use crate::handler::{Handler, HandlerFactory};
-use crate::mode::Mode;
+use crate::program::echo_settings::{self, EchoSettings};
+use crate::program::run_settings::{self, RunSettings};
 use crate::server::{Server, Summary};
+use crate::settings::check_keys;
 pub use program::Program;
 use program::Served;
+
+/// The file the `tcpmodes` program reads when no `--config` is given.
+const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
 /// tcpmodes: one protocol handler, served one client at a time, a thread per
 /// client, from a thread pool, or from event loops. With no subcommand it
@@ -43,7 +47,7 @@ enum Command {
     Bench(crate::bench::BenchArgs),
     /// Run the same benchmark against each mode of this server, in-process,
     /// side by side.
-    Compare(crate::bench::CompareArgs),
+    Compare(CompareArgs),
 }
 
 /// Server settings from the command line; each overrides the config file.
@@ -55,6 +59,8 @@ struct ServeArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     settings: SettingFlags,
+    #[command(flatten)]
+    run: run_settings::SettingFlags,
     /// More log output (-v debug, -vv trace); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -68,44 +74,80 @@ struct ServeArgs {
     child: bool,
 }
 
-impl ServeArgs {
-    /// Settings over a program's own `defaults` (see [`run_cli_with`]):
-    /// then the config file, then the flags; validated. `implicit_file`
-    /// says whether `./config.toml` is read without `--config`: only the
-    /// `tcpmodes` binary does that, because that file is written for it (a
-    /// line protocol run from this repository must not pick up its
-    /// `framing = "raw"`).
-    fn to_config_over(
-        &self,
-        defaults: &Config,
-        implicit_file: bool,
-    ) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        let (mut c, file) = defaults
-            .clone()
-            .load(self.config.as_deref(), implicit_file)?;
-        self.settings.apply(&mut c);
-        c.validate()?;
-        Ok((c, file))
-    }
+/// Everything one run of a program reads: the server's settings, the
+/// runner's, and (the `tcpmodes` program only) its echo's.
+struct Settings {
+    config: Config,
+    run: RunSettings,
+    echo: Option<EchoSettings>,
+    /// The config file read, for the start-up line.
+    file: Option<PathBuf>,
 }
 
-/// The handlers the `tcpmodes` binary can serve by name (`handler = "echo"`).
-const BUILTIN_HANDLERS: [&str; 1] = ["echo"];
-
-/// The built-in handler named by `config.handler`, as a factory.
-fn builtin_factory(config: &Config) -> Result<Box<HandlerFactory>, ConfigError> {
-    match config.handler.as_str() {
-        "echo" => {
-            let delay = std::time::Duration::from_millis(config.delay_ms);
-            Ok(Box::new(move || Box::new(EchoHandler::new(delay))))
+impl Settings {
+    /// The program's defaults, then the config file, then the flags;
+    /// validated. `echo` holds the echo's flags for the `tcpmodes`
+    /// program, which alone reads `./config.toml` unasked (that file is
+    /// written for it: a line protocol run from this repository must not
+    /// pick up its `framing = "raw"`).
+    fn load(
+        program: &Program,
+        args: &ServeArgs,
+        echo: Option<&echo_settings::SettingFlags>,
+    ) -> Result<Settings, ConfigError> {
+        let path = match (&args.config, echo) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(_)) => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+            (None, None) => None,
+        };
+        let mut s = Settings {
+            config: program.defaults.clone(),
+            run: RunSettings::default(),
+            echo: echo.map(|_| EchoSettings::default()),
+            file: path.clone(),
+        };
+        if let Some(path) = &path {
+            s.merge_file(path)?;
         }
-        other => Err(ConfigError::new(
-            config.origin("handler").map(str::to_string),
-            format!(
-                "handler: unknown handler `{other}`; built in: {}",
-                BUILTIN_HANDLERS.join(", ")
+        args.settings.apply(&mut s.config);
+        args.run.apply(&mut s.run);
+        if let (Some(settings), Some(flags)) = (&mut s.echo, echo) {
+            flags.apply(settings);
+        }
+        s.config.validate()?;
+        s.run.validate()?;
+        if s.run.processes > 1 {
+            s.config.reuse_port = true;
+        }
+        Ok(s)
+    }
+
+    /// Each group takes its keys from the file; a key no group takes is
+    /// refused, and the echo's in another program's file are ignored with
+    /// a warning (the shared presets in `modes/` set `delay_ms`).
+    fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let (text, name) = read_file(path)?;
+        self.merge_text(&text, &name)
+    }
+
+    fn merge_text(&mut self, text: &str, name: &str) -> Result<(), ConfigError> {
+        let echo_keys = crate::program::GROUPS[1..].to_vec();
+        let (known, foreign): (&[&[&str]], _) = match self.echo {
+            Some(_) => (
+                &[Config::KEYS, RunSettings::KEYS, EchoSettings::KEYS],
+                &[][..],
             ),
-        )),
+            None => (&[Config::KEYS, RunSettings::KEYS], &echo_keys[..]),
+        };
+        for warning in check_keys(text, name, known, foreign)? {
+            log::warn!("{warning}");
+        }
+        self.config.merge_toml(text, name)?;
+        self.run.merge_toml(text, name)?;
+        if let Some(echo) = &mut self.echo {
+            echo.merge_toml(text, name)?;
+        }
+        Ok(())
     }
 }
 
@@ -134,8 +176,7 @@ pub fn run_builtin() -> ExitCode {
 /// ```
 ///
 /// The program is named after its executable; [`Program`] also gives it a
-/// description and a version for `--help`. The echo-only settings
-/// (`handler`, `delay_ms`) are hidden from its help and refused as flags.
+/// description, a version for `--help`, and its own default settings.
 pub fn run_cli<H, F>(factory: F) -> ExitCode
 where
     H: Handler,
@@ -144,24 +185,10 @@ where
     Program::from_executable().run(factory)
 }
 
-/// [`run_cli`] for a protocol that needs other defaults than the lesson's,
-/// most often its framing: a line protocol passes `framing = Line` here so
-/// its users need not remember `--framing line`. The config file and the
-/// flags still override these defaults, so every setting stays changeable:
-///
-/// ```no_run
-/// # use tcpmodes::{Action, Context, Handler};
-/// # #[derive(Default)] struct MyHandler;
-/// # impl Handler for MyHandler {
-/// #     fn on_message(&mut self, _: &[u8], _: &mut Context<'_>) -> Action { Action::Continue }
-/// # }
-/// use tcpmodes::{Config, Framing};
-///
-/// fn main() -> std::process::ExitCode {
-///     let defaults = Config::default().with_framing(Framing::Line);
-///     tcpmodes::run_cli_with(defaults, MyHandler::default)
-/// }
-/// ```
+/// [`run_cli`] with other defaults than the lesson's: now
+/// `Program::new(name).defaults(defaults).run(factory)`, which also names
+/// the program in its `--help`.
+#[deprecated(note = "use Program::new(name).defaults(defaults).run(factory)")]
 pub fn run_cli_with<H, F>(defaults: Config, factory: F) -> ExitCode
 where
     H: Handler,
@@ -170,55 +197,63 @@ where
     Program::from_executable().defaults(defaults).run(factory)
 }
 
-/// Serves after the command line is parsed; `program` says who we are.
-fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
+/// Runs the command the line asks for; `program` says who we are.
+fn run(
+    program: &Program,
+    cli: Cli,
+    served: Served,
+    echo: Option<echo_settings::SettingFlags>,
+) -> ExitCode {
     // compare runs servers in this process: their per-connection lines
     // would bury the table, so it logs warnings only unless -v is given.
     let quieter = u8::from(matches!(cli.command, Some(Command::Compare(_))));
     logging::init(cli.serve.verbose, cli.serve.quiet + quieter);
     match cli.command {
-        Some(Command::Bench(args)) => return crate::bench::main_bench(&args),
-        Some(Command::Compare(args)) => {
-            return match &served {
-                Served::Builtin => crate::bench::main_compare(&args),
-                Served::Custom(factory) => {
-                    let spec = ServeSpec::custom(
-                        program.name.clone(),
-                        program.defaults.clone(),
-                        factory.clone(),
-                    );
-                    main_compare_with(&args, &spec)
-                }
-            };
-        }
-        None => {}
+        Some(Command::Bench(args)) => crate::bench::main_bench(&args),
+        Some(Command::Compare(args)) => compare(program, &args, &served),
+        None => match Settings::load(program, &cli.serve, echo.as_ref()) {
+            Ok(settings) => serve(program, settings, served, cli.serve.child),
+            Err(e) => fail(&e, 2),
+        },
     }
-    let builtin = matches!(served, Served::Builtin);
-    let (config, file) = match cli.serve.to_config_over(&program.defaults, builtin) {
-        Ok(c) => c,
-        Err(e) => return fail(&e, 2),
-    };
-    let (factory, handler_name) = match served {
-        Served::Custom(f) => {
-            if let Err(e) = program.check_echo_only(&config) {
-                return fail(&e, 2);
-            }
-            let shared = f.clone();
-            let factory: Box<HandlerFactory> = Box::new(move || shared());
+}
+
+/// `compare`: the modes side by side, on this program's handler.
+fn compare(program: &Program, args: &CompareArgs, served: &Served) -> ExitCode {
+    match served {
+        Served::Builtin => crate::bench::main_compare(args),
+        Served::Custom(factory) => {
+            let spec = ServeSpec::custom(
+                program.name.clone(),
+                program.defaults.clone(),
+                factory.clone(),
+            );
+            main_compare_with(args, &spec)
+        }
+    }
+}
+
+/// Serves until Ctrl+C or SIGTERM, with as many processes as asked.
+fn serve(program: &Program, settings: Settings, served: Served, child: bool) -> ExitCode {
+    let (factory, handler_name) = match (served, settings.echo) {
+        (Served::Custom(f), _) => {
+            let factory: Box<HandlerFactory> = Box::new(move || f());
             (factory, program.name.clone())
         }
-        Served::Builtin => match builtin_factory(&config) {
-            Ok(f) => (f, config.handler.clone()),
-            Err(e) => return fail(&e, 2),
-        },
+        (Served::Builtin, echo) => {
+            let echo = echo.unwrap_or_default();
+            match echo.factory() {
+                Ok(f) => (f, echo.handler),
+                Err(e) => return fail(&e, 2),
+            }
+        }
     };
-    let server = match Server::bind_boxed(config, factory) {
+    let processes = settings.run.processes;
+    let server = match Server::bind_boxed(settings.config, factory) {
         Ok(s) => s,
         Err(e) => return fail(&with_flag_hint(e), 1),
     };
-    let child = cli.serve.child;
-    let c = server.config();
-    if c.processes > 1 || child {
+    if processes > 1 || child {
         // Several processes write to one terminal: say who logs.
         logging::tag_with_pid();
     }
@@ -230,9 +265,9 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
     if child {
         return run_child(server);
     }
-    let supervisor = if c.processes > 1 {
-        let timeout = std::time::Duration::from_millis(c.shutdown_timeout_ms);
-        match supervisor::Supervisor::start(c.processes, server.local_addr(), timeout) {
+    let supervisor = if processes > 1 {
+        let timeout = std::time::Duration::from_millis(server.config().shutdown_timeout_ms);
+        match supervisor::Supervisor::start(processes, server.local_addr(), timeout) {
             Ok(s) => {
                 server.shutdown_handle().on_trigger(s.stopper());
                 Some(s)
@@ -242,26 +277,9 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
     } else {
         None
     };
-    let detail = match c.mode {
-        Mode::Serial => String::new(),
-        Mode::Threads => format!(", max_connections {}", c.max_connections),
-        Mode::Pool => format!(", workers {}", c.workers),
-        Mode::Event => format!(", loops {}", c.loops),
-        Mode::EventWorkers => format!(", loops {}, workers {}", c.loops, c.workers),
-    };
-    let procs = if c.processes > 1 {
-        format!(", processes {}", c.processes)
-    } else {
-        String::new()
-    };
-    let from = file.map_or(String::new(), |f| format!(", config {}", f.display()));
-    // The first stdout line; scripts read the port from it. With several
-    // processes it comes once every one of them listens.
     println!(
-        "Listening on {} (mode {}{detail}{procs}, handler {handler_name}, framing {}{from})",
-        server.local_addr(),
-        c.mode,
-        c.codec_name()
+        "{}",
+        listening_line(&server, processes, &handler_name, settings.file.as_deref())
     );
     let mut summary = server.run();
     match supervisor {
@@ -275,6 +293,24 @@ fn run(program: &Program, cli: Cli, served: Served) -> ExitCode {
         None => println!("{summary}"),
     }
     ExitCode::SUCCESS
+}
+
+/// The first line on stdout, a contract scripts parse (they read the port
+/// from it): `Listening on ADDR (mode ..., handler ..., framing ...)`.
+/// With several processes it is printed once every one of them listens.
+fn listening_line(server: &Server, processes: usize, handler: &str, file: Option<&Path>) -> String {
+    let procs = if processes > 1 {
+        format!(", processes {processes}")
+    } else {
+        String::new()
+    };
+    let from = file.map_or(String::new(), |f| format!(", config {}", f.display()));
+    format!(
+        "Listening on {} ({}{procs}, handler {handler}, framing {}{from})",
+        server.local_addr(),
+        server.describe(),
+        server.config().codec_name()
+    )
 }
 
 /// One of the extra processes: says it listens, serves until the first
@@ -297,4 +333,118 @@ fn with_flag_hint(e: Error) -> String {
 fn fail(e: &dyn std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mode::Mode;
+
+    /// The `tcpmodes` program's settings from `text`, as its file.
+    fn read(text: &str, name: &str) -> Result<Settings, ConfigError> {
+        let mut s = Settings {
+            config: Config::default(),
+            run: RunSettings::default(),
+            echo: Some(EchoSettings::default()),
+            file: None,
+        };
+        s.merge_text(text, name)?;
+        s.config.validate()?;
+        s.run.validate()?;
+        Ok(s)
+    }
+
+    /// `config.toml` is the learner's list of every setting: each key of
+    /// every group must be in it, set to its real default (the
+    /// CPU-dependent `workers` and `loops` aside, which the file shows
+    /// commented out).
+    #[test]
+    fn config_toml_lists_every_setting_with_its_default() {
+        let text = include_str!("../../config.toml");
+        let file = read(text, "config.toml").unwrap_or_else(|e| panic!("{e}"));
+        let defaults = Config::default();
+        assert_eq!(
+            file.config
+                .clone()
+                .with_workers(defaults.workers)
+                .with_loops(defaults.loops),
+            defaults
+        );
+        assert_eq!(file.run, RunSettings::default());
+        assert_eq!(file.echo, Some(EchoSettings::default()));
+        for key in [Config::KEYS, RunSettings::KEYS, EchoSettings::KEYS].concat() {
+            let set = text.lines().any(|l| {
+                l.trim_start_matches('#')
+                    .trim_start()
+                    .split('=')
+                    .next()
+                    .map(str::trim)
+                    == Some(key)
+            });
+            assert!(set, "config.toml does not mention `{key}`");
+        }
+    }
+
+    /// Every preset in `modes/` is a valid configuration of its mode.
+    #[test]
+    fn presets_are_valid() {
+        for (name, text, mode) in [
+            (
+                "serial.toml",
+                include_str!("../../modes/serial.toml"),
+                Mode::Serial,
+            ),
+            (
+                "threads.toml",
+                include_str!("../../modes/threads.toml"),
+                Mode::Threads,
+            ),
+            (
+                "pool.toml",
+                include_str!("../../modes/pool.toml"),
+                Mode::Pool,
+            ),
+            (
+                "event.toml",
+                include_str!("../../modes/event.toml"),
+                Mode::Event,
+            ),
+            (
+                "event-workers.toml",
+                include_str!("../../modes/event-workers.toml"),
+                Mode::EventWorkers,
+            ),
+        ] {
+            let s = read(text, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(s.config.mode, mode, "{name}");
+        }
+    }
+
+    /// Each group takes its own keys from one file; a key no group has is
+    /// refused with its line, and another program ignores the echo's.
+    #[test]
+    fn one_file_feeds_every_group() {
+        let text = "mode = \"pool\"\nprocesses = 2\ndelay_ms = 300\n";
+        let s = read(text, "t.toml").unwrap();
+        assert_eq!(s.config.mode, Mode::Pool);
+        assert_eq!(s.run.processes, 2);
+        assert_eq!(s.echo.as_ref().map(|e| e.delay_ms), Some(300));
+        assert_eq!(s.run.origin("processes"), Some("t.toml:2"));
+        let e = read("mode = \"pool\"\ndelay = 3\n", "t.toml")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:2: unknown setting `delay`"),
+            "{e}"
+        );
+        let mut other = Settings {
+            config: Config::default(),
+            run: RunSettings::default(),
+            echo: None,
+            file: None,
+        };
+        other.merge_text(text, "t.toml").unwrap();
+        assert_eq!(other.run.processes, 2);
+    }
 }

@@ -3,25 +3,19 @@
 //!
 //! A protocol built with [`run_cli`](crate::run_cli) is its own program:
 //! its `--help` must carry its name, description and version, not
-//! tcpmodes', and it must not offer settings only the built-in echo
-//! handler reads.
+//! tcpmodes'. Only the `tcpmodes` program has the flags of its built-in
+//! echo (`--handler`, `--delay-ms`): they are added to its command line,
+//! never hidden from another's.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::{Args, CommandFactory, FromArgMatches};
 
 use super::{Cli, run};
 use crate::config::Config;
-use crate::error::ConfigError;
 use crate::handler::{Handler, HandlerFactory};
-
-/// Settings only the `tcpmodes` program's built-in handlers read: a
-/// program serving its own handler hides them and refuses them as flags.
-const ECHO_ONLY: [(&str, &str); 2] = [
-    ("handler", "it serves its own handler"),
-    ("delay_ms", "only the built-in echo handler pauses"),
-];
+use crate::program::echo_settings;
 
 /// A server program around your handler: its name, description and
 /// version for `--help`, and its default settings.
@@ -122,17 +116,21 @@ impl Program {
     }
 
     pub(super) fn run_served(self, served: Served) -> ExitCode {
-        let custom = matches!(served, Served::Custom(_));
-        let matches = self.command(custom).get_matches();
-        let cli = match Cli::from_arg_matches(&matches) {
-            Ok(cli) => cli,
-            Err(e) => e.exit(),
-        };
-        run(&self, cli, served)
+        let builtin = matches!(served, Served::Builtin);
+        let mut cmd = self.command();
+        if builtin {
+            cmd = echo_settings::SettingFlags::augment_args(cmd);
+        }
+        let matches = cmd.get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let echo = builtin.then(|| {
+            echo_settings::SettingFlags::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        });
+        run(&self, cli, served, echo)
     }
 
     /// The clap command, dressed as this program.
-    fn command(&self, custom: bool) -> clap::Command {
+    fn command(&self) -> clap::Command {
         let framing = self.defaults.framing.name();
         let mut cmd = Cli::command()
             // A later flag replaces an earlier one: the extra processes of
@@ -157,32 +155,6 @@ impl Program {
             Some(v) => cmd.version(v.clone()),
             None => cmd.disable_version_flag(true),
         };
-        if custom {
-            cmd = cmd.mut_arg("config", |a| a.help("TOML file with settings"));
-            for (key, _) in ECHO_ONLY {
-                cmd = cmd.mut_arg(key, |a| a.hide(true));
-            }
-        }
         cmd
-    }
-
-    /// A program serving its own handler refuses the echo-only settings
-    /// given as flags (one line, exit 2) and warns about them in a config
-    /// file (shared presets set them for the echo server; ignoring them
-    /// there keeps `--config modes/pool.toml` usable).
-    pub(super) fn check_echo_only(&self, config: &Config) -> Result<(), ConfigError> {
-        for (key, why) in ECHO_ONLY {
-            let Some(origin) = config.origin(key) else {
-                continue;
-            };
-            if origin.starts_with("--") {
-                return Err(ConfigError::new(
-                    Some(origin.to_string()),
-                    format!("{} does not take this setting: {why}", self.name),
-                ));
-            }
-            log::warn!("{origin}: {key} ignored: {} {why}", self.name);
-        }
-        Ok(())
     }
 }

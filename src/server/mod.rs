@@ -87,22 +87,19 @@ impl Server {
         factory: Box<HandlerFactory>,
     ) -> Result<Server, Error> {
         config.validate()?;
-        let listener = Listener::bind(
-            &config.address,
-            config.backlog,
-            config.reuse_port || config.processes > 1,
-        )
-        .map_err(|e| match e {
-            BindError::Resolve(m) => Error::Config(ConfigError::new(
-                config.origin("address").map(str::to_string),
-                format!("address: cannot resolve `{}`: {m}", config.address),
-            )),
-            BindError::Io(source) => Error::Bind {
-                address: config.address.clone(),
-                origin: config.origin("address").map(str::to_string),
-                source,
+        let listener = Listener::bind(&config.address, config.backlog, config.reuse_port).map_err(
+            |e| match e {
+                BindError::Resolve(m) => Error::Config(ConfigError::new(
+                    config.origin("address").map(str::to_string),
+                    format!("address: cannot resolve `{}`: {m}", config.address),
+                )),
+                BindError::Io(source) => Error::Bind {
+                    address: config.address.clone(),
+                    origin: config.origin("address").map(str::to_string),
+                    source,
+                },
             },
-        })?;
+        )?;
         let conns = LiveConnections::default();
         let mut config = config;
         config.pin_codec();
@@ -147,6 +144,12 @@ impl Server {
     /// The settings the server runs with.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// How the server serves, in its mode's own words, e.g.
+    /// `mode pool, workers 4`: the start-up line's middle.
+    pub fn describe(&self) -> String {
+        modes::describe(&self.shared.config)
     }
 
     /// Serves until shutdown is triggered, then shuts down gracefully and

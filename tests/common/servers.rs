@@ -23,11 +23,35 @@ where
 
 /// The lesson's echo server in `mode`, its config changed by `edit` first
 /// (its `delay_ms` slows every reply).
-pub fn echo_server(mode: Mode, edit: impl FnOnce(&mut Config)) -> RunningServer {
-    let mut config = local_config(mode);
-    edit(&mut config);
-    let delay = Duration::from_millis(config.delay_ms);
-    serve(config, move || EchoHandler::new(delay))
+pub fn echo_server(mode: Mode, edit: impl FnOnce(&mut EchoSetup)) -> RunningServer {
+    let mut setup = EchoSetup {
+        config: local_config(mode),
+        delay_ms: 0,
+    };
+    edit(&mut setup);
+    let delay = Duration::from_millis(setup.delay_ms);
+    serve(setup.config, move || EchoHandler::new(delay))
+}
+
+/// An echo server's settings: the server's [`Config`] (reached through
+/// it) and the handler's pause before each reply, which is the echo's
+/// own, not the server's.
+pub struct EchoSetup {
+    config: Config,
+    pub delay_ms: u64,
+}
+
+impl std::ops::Deref for EchoSetup {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl std::ops::DerefMut for EchoSetup {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
 }
 
 /// A gate a test opens once: handler calls wait at it, so a test can hold

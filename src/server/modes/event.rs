@@ -73,3 +73,9 @@ impl Runner for OnTheLoop {
         Some(done)
     }
 }
+
+/// How this mode describes itself in the start-up line: its name and the
+/// settings that shape it.
+pub(super) fn describe(config: &crate::config::Config) -> String {
+    format!("mode event, loops {}", config.loops)
+}

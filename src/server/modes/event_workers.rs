@@ -181,3 +181,12 @@ impl Drop for GiveBack {
         }
     }
 }
+
+/// How this mode describes itself in the start-up line: its name and the
+/// settings that shape it.
+pub(super) fn describe(config: &crate::config::Config) -> String {
+    format!(
+        "mode event-workers, loops {}, workers {}",
+        config.loops, config.workers
+    )
+}

@@ -67,3 +67,14 @@ pub(crate) fn driver(mode: Mode, server: &Arc<ServerState>) -> std::io::Result<B
         Mode::EventWorkers => Box::new(event_workers::EventWorkers::new(server)?),
     })
 }
+
+/// `mode`'s own words for the start-up line, e.g. `mode pool, workers 4`.
+pub(crate) fn describe(config: &crate::config::Config) -> String {
+    match config.mode {
+        Mode::Serial => serial::describe(config),
+        Mode::Threads => threads::describe(config),
+        Mode::Pool => pool::describe(config),
+        Mode::Event => event::describe(config),
+        Mode::EventWorkers => event_workers::describe(config),
+    }
+}

@@ -115,3 +115,9 @@ impl Drop for Done<'_> {
         self.0.fetch_sub(1, SeqCst);
     }
 }
+
+/// How this mode describes itself in the start-up line: its name and the
+/// settings that shape it.
+pub(super) fn describe(config: &crate::config::Config) -> String {
+    format!("mode pool, workers {}", config.workers)
+}

@@ -30,3 +30,9 @@ impl Driver for Serial {
         serve(&self.server, self.blocking.adopt(conn));
     }
 }
+
+/// How this mode describes itself in the start-up line: its name and the
+/// settings that shape it.
+pub(super) fn describe(_config: &crate::config::Config) -> String {
+    String::from("mode serial")
+}

@@ -98,3 +98,9 @@ impl Drop for Slot {
         self.0.freed.notify_one();
     }
 }
+
+/// How this mode describes itself in the start-up line: its name and the
+/// settings that shape it.
+pub(super) fn describe(config: &crate::config::Config) -> String {
+    format!("mode threads, max_connections {}", config.max_connections)
+}
