@@ -14,8 +14,18 @@
 //!   or built in code (`Config::default().with_framing(Framing::Line)`);
 //! - [`Shutdown`] stops a server gracefully: nothing received goes unanswered;
 //! - [`Group`] lets a handler reach other clients (a chat room);
-//! - [`run_cli`] turns a handler into a whole program, with `bench` and
+//! - a [`Codec`] says where a message ends: the built-ins ([`Framing`])
+//!   or a protocol's own ([`Config::with_codec`]);
+//! - [`Program`] turns a handler into a whole program, with `bench` and
 //!   `compare` subcommands ([`mod@bench`] measures the modes).
+//!
+//! # Starting a program
+//!
+//! Two ways, for two needs: [`run_cli`]`(factory)` is one line of `main`
+//! with the lesson's defaults; [`Program`] names the program in its
+//! `--help` and sets its defaults (its framing or codec). A server inside
+//! your own program is [`Server::bind`], with no command line at all.
+//! ([`run_builtin`] is the `tcpmodes` program itself.)
 //!
 //! # Layout
 //!
@@ -28,7 +38,8 @@
 //! | `sender.rs`, `group.rs` | [`Sender`], [`Group`]: reaching a connection from elsewhere |
 //! | `session.rs` | [`Session`]: one connection's protocol without I/O (tests feed it bytes) |
 //! | `echo.rs` | [`EchoHandler`]: the lesson's protocol |
-//! | `mode.rs`, `proxy_protocol.rs`, `config.rs`, `settings.rs` | [`Mode`], [`ProxyProtocol`], [`Config`]: every setting, declared once |
+//! | `mode.rs`, `proxy_protocol.rs`, `config.rs`, `settings.rs` | [`Mode`], [`ProxyProtocol`], [`Config`]: every setting of a server, declared once |
+//! | `program/` | what a program adds to a server's settings: `processes` (the runner's), `handler` and `delay_ms` (the `tcpmodes` program's echo) |
 //! | `error.rs`, `shutdown.rs` | [`Error`], [`ConfigError`], [`Shutdown`] |
 //! | `server/` | [`Server`]: listener, accept loop, live connections, the PROXY protocol header read before a handler exists, stats, and each connection's outgoing side (`outgoing/`: the queue, back-pressure on whoever sends, the cut of a client that stops reading) |
 //! | `server/blocking/`, `server/event/` | the two ways of serving a connection: a thread blocked in its reads (with the flusher thread), or event loops on non-blocking sockets |

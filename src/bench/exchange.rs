@@ -246,7 +246,7 @@ impl Exchange {
                 answer(text, &mut a);
                 framed(&a)
             }),
-            Expect::Text(t) => t.fixed().map(|text| framed(text)),
+            Expect::Text(t) => t.fixed().map(framed),
             Expect::Any => None,
         };
         Ok(exchange)

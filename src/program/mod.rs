@@ -11,7 +11,10 @@
 //! [`Config::from_toml`](crate::Config::from_toml) can tell a program's
 //! key in a shared file (ignored, with a warning) from a typo (refused).
 
+// Without the command line only their keys are read.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) mod echo_settings;
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) mod run_settings;
 
 /// Every group of program settings: its keys, and whose they are (for
