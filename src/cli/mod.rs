@@ -102,7 +102,7 @@ impl Settings {
         };
         let mut s = Settings {
             config: program.defaults.clone(),
-            run: RunSettings::default(),
+            run: program.run.clone(),
             echo: echo.map(|_| EchoSettings::default()),
             file: path.clone(),
         };

@@ -16,6 +16,7 @@ use super::{Cli, run};
 use crate::config::Config;
 use crate::handler::{Handler, HandlerFactory};
 use crate::program::echo_settings;
+use crate::program::run_settings::RunSettings;
 
 /// A server program around your handler: its name, description and
 /// version for `--help`, and its default settings.
@@ -42,6 +43,8 @@ pub struct Program {
     about: Option<String>,
     version: Option<String>,
     pub(super) defaults: Config,
+    /// The runner's own defaults (`processes`), under file and flags.
+    pub(super) run: RunSettings,
 }
 
 /// What a program serves: the built-in handler its settings name (the
@@ -60,6 +63,7 @@ impl Program {
             about: None,
             version: None,
             defaults: Config::default(),
+            run: RunSettings::default(),
         }
     }
 
@@ -101,6 +105,14 @@ impl Program {
     /// protocol sets its framing here so users need not pass `--framing`.
     pub fn defaults(mut self, config: Config) -> Program {
         self.defaults = config;
+        self
+    }
+
+    /// How many processes serve the port unless the file or a flag says
+    /// otherwise (the `processes` setting, which belongs to the program,
+    /// not to a server's [`Config`]).
+    pub fn processes(mut self, processes: usize) -> Program {
+        self.run.processes = processes;
         self
     }
 

@@ -11,43 +11,8 @@
 //! [`Codec::decode`] itself).
 //!
 //! The four built-ins are chosen by name with the `framing` setting
-//! ([`Framing`]): [`RawCodec`] (the lesson's: a read is a message),
-//! [`LineCodec`], [`LengthCodec`] and [`HttpCodec`]. A program with its own
-//! protocol sets its codec in its defaults:
-//!
-//! ```
-//! use tcpmodes::{Codec, Config, Frame, FrameError};
-//!
-//! /// Messages end with a NUL byte, as STOMP's frames do.
-//! #[derive(Clone, Debug)]
-//! struct NulCodec;
-//!
-//! impl Codec for NulCodec {
-//!     fn decode(&mut self, buf: &[u8], _max: usize) -> Result<Option<Frame>, FrameError> {
-//!         Ok(buf.iter().position(|&b| b == 0).map(|end| Frame::new(0..end, end + 1)))
-//!     }
-//!     fn encode(&self, message: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-//!         out.extend_from_slice(message);
-//!         out.push(0);
-//!         Ok(())
-//!     }
-//! }
-//!
-//! let config = Config::default().with_codec(NulCodec);
-//! # let _ = config;
-//! ```
-//!
-//! # Why the handler receives bytes, not a typed value
-//!
-//! tokio-util's `Decoder` returns a typed `Item`; here a codec only says
-//! where a message lies, and the handler gets its bytes (`&[u8]`), as
-//! mini-redis splits `Frame::check` (where does it end?) from
-//! `Frame::parse` (what does it say?). A typed item would make
-//! [`Handler`](crate::Handler), [`Session`](crate::Session) and every mode
-//! generic over the codec's type, and the lesson's echo, which only echoes
-//! bytes, would have to name one. A protocol that wants values parses the
-//! frame in its handler, where the codec already proved it whole
-//! (`examples/resp.rs` does).
+//! ([`Framing`]); a program with its own protocol writes a [`Codec`] (its
+//! docs show how, and why a handler still gets bytes).
 //!
 //! # Limits
 //!
@@ -80,6 +45,47 @@ pub(crate) use shared::SharedCodec;
 
 /// A protocol's framing: finds whole messages in the bytes received, and
 /// marks outgoing ones.
+///
+/// The four built-ins are chosen by name with the `framing` setting
+/// ([`Framing`]): [`RawCodec`] (the lesson's: a read is a message),
+/// [`LineCodec`], [`LengthCodec`] and [`HttpCodec`]. A program with its own
+/// protocol sets its codec in its defaults:
+///
+/// ```
+/// use tcpmodes::{Codec, Config, Frame, FrameError};
+///
+/// /// Messages end with a NUL byte, as STOMP's frames do.
+/// #[derive(Clone, Debug)]
+/// struct NulCodec;
+///
+/// impl Codec for NulCodec {
+///     fn decode(&mut self, buf: &[u8], _max: usize) -> Result<Option<Frame>, FrameError> {
+///         Ok(buf.iter().position(|&b| b == 0).map(|end| Frame::new(0..end, end + 1)))
+///     }
+///     fn encode(&self, message: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+///         out.extend_from_slice(message);
+///         out.push(0);
+///         Ok(())
+///     }
+/// }
+///
+/// let config = Config::default().with_codec(NulCodec);
+/// # let _ = config;
+/// ```
+///
+/// # Why the handler receives bytes, not a typed value
+///
+/// tokio-util's `Decoder` returns a typed `Item`; here a codec only says
+/// where a message lies, and the handler gets its bytes (`&[u8]`), as
+/// mini-redis splits `Frame::check` (where does it end?) from
+/// `Frame::parse` (what does it say?). A typed item would make
+/// [`Handler`](crate::Handler), [`Session`](crate::Session) and every mode
+/// generic over the codec's type, and the lesson's echo, which only echoes
+/// bytes, would have to name one. A protocol that wants values parses the
+/// frame in its handler, where the codec already proved it whole
+/// (`examples/resp/` does).
+///
+/// # Per connection, and shared
 ///
 /// One value is cloned for each connection to decode its bytes, so a codec
 /// may keep per-connection state in `self` (how far it already scanned, as
