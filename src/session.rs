@@ -123,13 +123,8 @@ impl Session {
             sender,
             unframed: &mut unframed,
         };
-        let mut step = guarded(info, || f(handler.as_mut(), &mut ctx));
-        if let (Step::Continue, Some(e)) = (&step, unframed) {
-            log::warn!("A reply to {} cannot be framed: {e}", info.peer);
-            step = Step::Close(DisconnectReason::Protocol(format!(
-                "reply cannot be framed: {e}"
-            )));
-        }
+        let step = guarded(info, || f(handler.as_mut(), &mut ctx));
+        let step = unless_unframed(step, unframed, info);
         self.note(step)
     }
 
@@ -194,13 +189,8 @@ impl Session {
             sender,
             unframed: &mut unframed,
         };
-        let mut step = guarded(info, || handler.on_message(message, &mut ctx));
-        if let (Step::Continue, Some(e)) = (&step, unframed) {
-            log::warn!("A reply to {} cannot be framed: {e}", info.peer);
-            step = Step::Close(DisconnectReason::Protocol(format!(
-                "reply cannot be framed: {e}"
-            )));
-        }
+        let step = guarded(info, || handler.on_message(message, &mut ctx));
+        let step = unless_unframed(step, unframed, info);
         Some(self.note(step))
     }
 
@@ -326,6 +316,20 @@ impl Outbox for MemoryOutbox {
     }
 }
 
+/// A call that replied something its codec could not frame closes the
+/// connection: a reply cannot be half sent.
+fn unless_unframed(step: Step, unframed: Option<FrameError>, info: &ConnInfo) -> Step {
+    match (step, unframed) {
+        (Step::Continue, Some(e)) => {
+            log::warn!("A reply to {} cannot be framed: {e}", info.peer);
+            Step::Close(DisconnectReason::Protocol(format!(
+                "reply cannot be framed: {e}"
+            )))
+        }
+        (step, _) => step,
+    }
+}
+
 /// Runs one handler call, turning a panic into a close with its text.
 fn guarded(info: &ConnInfo, call: impl FnOnce() -> Action) -> Step {
     match panic::catch_unwind(AssertUnwindSafe(|| in_handler(call))) {
@@ -424,6 +428,31 @@ mod tests {
         assert!(!s.has_input(), "nothing is handled once closing");
         assert_eq!(s.take_output(), b"Received two;\n");
         assert_eq!(s.messages(), 3);
+    }
+
+    /// A reply its codec cannot frame is never half sent: nothing of it
+    /// goes out, and the connection closes naming why; what was replied
+    /// before it still goes out.
+    #[test]
+    fn a_reply_the_codec_cannot_frame_closes_the_connection() {
+        struct Big;
+        impl Handler for Big {
+            fn on_message(&mut self, msg: &[u8], ctx: &mut Context<'_>) -> Action {
+                ctx.reply(msg);
+                ctx.reply(vec![b'x'; 300]);
+                Action::Continue
+            }
+        }
+        let config = Config::default().with_codec(crate::LengthCodec::new().width(1));
+        let mut s = Session::in_memory_with(Big, &config);
+        s.start();
+        match s.receive(b"\x02hi") {
+            Step::Close(DisconnectReason::Protocol(why)) => {
+                assert!(why.contains("does not fit a 1-byte length field"), "{why}")
+            }
+            step => panic!("{step:?}"),
+        }
+        assert_eq!(s.take_output(), b"\x02hi");
     }
 
     #[test]
