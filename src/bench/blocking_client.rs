@@ -194,7 +194,11 @@ impl<'a> Dedicated<'a> {
 
     fn connect(&mut self, now: Instant, deadline: Instant) -> Result<(), Unanswered> {
         let limit = self.limit(now, deadline)?;
-        match std::net::TcpStream::connect_timeout(&self.plan.addr, limit) {
+        let connected = match self.plan.take_opened() {
+            Some(s) => Ok(s),
+            None => std::net::TcpStream::connect_timeout(&self.plan.addr, limit),
+        };
+        match connected {
             Ok(stream) => {
                 // As in the event loop: requests go out in one write.
                 let _ = stream.set_nodelay(true);

@@ -299,7 +299,11 @@ impl<'a> Worker<'a> {
 
     fn connect(&mut self, i: usize, now: Instant) {
         self.tally.connecting(&mut self.clients[i].account, now);
-        match TcpStream::connect(self.plan.addr) {
+        let connected = match self.plan.take_opened() {
+            Some(s) => s.set_nonblocking(true).map(|()| TcpStream::from_std(s)),
+            None => TcpStream::connect(self.plan.addr),
+        };
+        match connected {
             Ok(mut stream) => {
                 if let Err(e) = self.poll.registry().register(
                     &mut stream,

@@ -143,10 +143,10 @@ pub fn run_idle(args: &BenchArgs) -> Result<IdleReport, BenchError> {
             "--pid {pid}: no such process (or /proc/{pid}/status unreadable)"
         ));
     }
-    // Before the preflight connection: a thread serving it may still be
-    // ending when the first idle client connects.
+    // Before the preflight connection, which is the first idle client's.
     let before = args.pid.and_then(ProcessSample::read);
-    let addr = preflight(&args.addr, timeout)?;
+    let (addr, opened) = preflight(&args.addr, timeout)?;
+    let mut opened = Some(opened);
 
     let start = Instant::now();
     let mut served = Vec::with_capacity(n);
@@ -157,7 +157,11 @@ pub fn run_idle(args: &BenchArgs) -> Result<IdleReport, BenchError> {
     let mut wrong_greeting = 0;
     let mut stopped = None;
     for i in 0..n {
-        let mut stream = match TcpStream::connect_timeout(&addr, timeout) {
+        let connected = match opened.take() {
+            Some(s) => Ok(s),
+            None => TcpStream::connect_timeout(&addr, timeout),
+        };
+        let mut stream = match connected {
             Ok(s) => s,
             Err(e) => {
                 stopped = Some(why_stopped(i, n, &e));

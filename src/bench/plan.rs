@@ -54,6 +54,8 @@ pub(super) struct Plan {
     /// Connections each client records for the timeline; 0 when no
     /// timeline was asked for.
     pub(super) spans_per_client: usize,
+    /// The connection [`preflight`] made, until a client takes it.
+    opened: std::sync::Mutex<Option<std::net::TcpStream>>,
     pub(super) warmup: Duration,
     /// The run's start: the warm-up begins, open-loop schedules count from
     /// here, and timelines are measured from here.
@@ -117,6 +119,7 @@ impl Plan {
             exchange,
             rate: load.rate,
             spans_per_client,
+            opened: std::sync::Mutex::new(None),
             warmup,
             start,
             measure_start,
@@ -125,10 +128,17 @@ impl Plan {
     }
 }
 
-/// Resolves `--addr` and makes one blocking connection, so that "the
-/// server is not there" is one clear error before the run instead of a
-/// report full of refusals.
-pub(super) fn preflight(addr: &str, timeout: Duration) -> Result<SocketAddr, BenchError> {
+/// Resolves `--addr` and makes the first client's connection, so that
+/// "the server is not there" is one clear error before the run instead of
+/// a report full of refusals. The connection is a client's, never an
+/// extra one: the run hands it to the first client that connects
+/// ([`Plan::take_opened`]). A probe that closed again would cost the
+/// server a client it never asked for: the lesson's `server.py` sleeps a
+/// second for it, and may die of the reset when it greets it.
+pub(super) fn preflight(
+    addr: &str,
+    timeout: Duration,
+) -> Result<(SocketAddr, std::net::TcpStream), BenchError> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|source| BenchError::Resolve {
@@ -139,7 +149,7 @@ pub(super) fn preflight(addr: &str, timeout: Duration) -> Result<SocketAddr, Ben
     let mut last = None;
     for a in &addrs {
         match std::net::TcpStream::connect_timeout(a, timeout) {
-            Ok(_) => return Ok(*a),
+            Ok(stream) => return Ok((*a, stream)),
             Err(e) => last = Some((*a, e)),
         }
     }
@@ -149,6 +159,19 @@ pub(super) fn preflight(addr: &str, timeout: Duration) -> Result<SocketAddr, Ben
             addr: addr.to_string(),
             source: io::Error::new(io::ErrorKind::NotFound, "no address"),
         }),
+    }
+}
+
+impl Plan {
+    /// Gives the preflight's connection to the run: the first client to
+    /// connect takes it instead of opening one.
+    pub(super) fn hand_over(&self, stream: std::net::TcpStream) {
+        *self.opened.lock().unwrap_or_else(|e| e.into_inner()) = Some(stream);
+    }
+
+    /// The preflight's connection, for the first client that connects.
+    pub(super) fn take_opened(&self) -> Option<std::net::TcpStream> {
+        self.opened.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 

@@ -43,7 +43,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let load = &args.load;
     let exchange = Exchange::new(load, args.protocol)?;
     let size = exchange.size();
-    let addr = preflight(&args.addr, Duration::from_millis(load.timeout_ms))?;
+    let (addr, opened) = preflight(&args.addr, Duration::from_millis(load.timeout_ms))?;
     // Created before the run, so a path that cannot be written is said at
     // once, not after minutes of load.
     let histogram_file = match &args.histogram {
@@ -61,6 +61,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         .unwrap_or(DEFAULT_MAX_THREADS)
         .clamp(1, load.clients);
     let plan = Plan::new(args, addr, exchange)?;
+    plan.hand_over(opened);
 
     let progress = Progress::default();
     let bar = progress_bar(args, &plan);
