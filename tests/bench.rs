@@ -203,6 +203,13 @@ fn on_both_paths(a: BenchArgs) -> [(&'static str, BenchArgs); 2] {
 fn check_invariants(r: &BenchReport) {
     let e = &r.errors;
     assert_eq!(r.sent, r.replies_ok + e.total, "{r:?}");
+    // Every client is exactly one of answered and unanswered.
+    assert_eq!(
+        r.clients_answered + r.clients_unanswered,
+        r.clients as u64,
+        "{r:?}"
+    );
+    assert_eq!(r.clients_unanswered, r.never_answered.total(), "{r:?}");
     assert_eq!(
         e.total,
         e.refused + e.reset + e.timeout + e.wrong_reply + e.closed_early + e.other,
@@ -540,13 +547,24 @@ fn an_unanswered_request_at_the_end_of_the_run_is_abandoned() {
         check_invariants(&r);
         assert_eq!(r.errors.total, 0, "threads={threads}: {r:?}");
         assert_eq!((r.sent, r.abandoned), (0, 2), "threads={threads}: {r:?}");
+        // Greeted, never answered: unanswered, not "neither".
+        assert_eq!(
+            (
+                r.clients_answered,
+                r.clients_unanswered,
+                r.never_answered.greeted_only
+            ),
+            (0, 2, 2),
+            "threads={threads}: {r:?}"
+        );
     }
 }
 
-/// A server that accepts the generator's pre-flight connection and then
-/// stops listening: every attempt is refused (or, if its connect got into
-/// the accept queue before the close, reset), counted, and retried after a
-/// backoff until --messages are used up.
+/// A server that accepts the generator's pre-flight connection (the
+/// client's first), closes it, and stops listening: the first attempt
+/// finds it closed, every later one is refused (or, if its connect got
+/// into the accept queue before the close, reset), counted, and retried
+/// after a backoff until --messages are used up.
 #[test]
 fn dedicated_path_counts_refusals_and_retries() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -564,7 +582,12 @@ fn dedicated_path_counts_refusals_and_retries() {
     assert!(gone.join().unwrap().is_ok());
     check_invariants(&r);
     assert_eq!((r.sent, r.replies_ok, r.errors.total), (3, 0, 3), "{r:?}");
-    assert_eq!(r.errors.refused + r.errors.reset, 3, "{r:?}");
+    let e = &r.errors;
+    assert!(
+        e.closed_early <= 1,
+        "only the first connection was accepted: {r:?}"
+    );
+    assert_eq!(e.closed_early + e.refused + e.reset, 3, "{r:?}");
 }
 
 /// Serial mode serves one client at a time: of three clients, only one is

@@ -288,11 +288,6 @@ impl Account {
         (self.schedule.map(|s| (s, left)), self.wait_since)
     }
 
-    /// Whether some connection of it was ever served.
-    pub(super) fn was_served(&self) -> bool {
-        self.served
-    }
-
     /// Whether it got a measured verified reply.
     pub(super) fn was_answered(&self) -> bool {
         self.answered

@@ -81,16 +81,20 @@ impl LatencySummary {
 ///   says), not in `sent`.
 /// * A **client** is served when its greeting arrives (or, for an exchange
 ///   without one, its first reply); `wait_us` is how long each waited for
-///   that, and `clients_unanswered` counts the clients never served. A
-///   closed-loop client that is never served sends nothing, so without
-///   these its waiting would vanish from every other figure.
+///   that. Every client is exactly one of `clients_answered` (a verified
+///   reply) and `clients_unanswered` (none: never served, or greeted and
+///   never answered), so `clients_answered + clients_unanswered ==
+///   clients`. A closed-loop client that is never served sends nothing,
+///   so without these its waiting would vanish from every other figure.
 ///
 /// Everything is bounded by time: each phase has a deadline (`--timeout-ms`),
 /// and the run as a whole stops at `warmup + duration`, or, with
 /// `--messages`, at a hard cap derived from the timeout, so a hung server
 /// cannot hang the generator.
 ///
-/// Invariant: `sent == replies_ok + errors.total`.
+/// Invariants: `sent == replies_ok + errors.total`, and
+/// `clients_answered + clients_unanswered == clients ==
+/// clients_answered + never_answered.total()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
     /// [`SCHEMA_VERSION`] of this document.
@@ -147,10 +151,12 @@ pub struct BenchReport {
     pub conns_per_sec: f64,
     /// Latency of the successful attempts.
     pub latency_us: LatencySummary,
-    /// Clients never served during the run: no greeting (or, for a protocol
-    /// without one, no first reply) by its end, warm-up included. A
-    /// closed-loop client that is never served sends nothing, so without
-    /// this count its waiting would vanish from every other figure.
+    /// Clients that got no verified reply in the measured window: never
+    /// served (no greeting, or for a protocol without one no first reply),
+    /// or greeted and never answered; `clients - clients_answered`, by
+    /// cause in `never_answered`. A closed-loop client that is never served
+    /// sends nothing, so without this count its waiting would vanish from
+    /// every other figure.
     #[serde(default)]
     pub clients_unanswered: u64,
     /// Each client's wait for service, in microseconds: from the start of

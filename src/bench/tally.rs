@@ -183,7 +183,8 @@ pub(super) struct Tally {
     pub(super) connections: u64,
     /// Clients with at least one measured verified reply.
     pub(super) clients_answered: u64,
-    /// Clients never served.
+    /// Clients with no measured verified reply: `clients -
+    /// clients_answered`.
     pub(super) clients_unanswered: u64,
     pub(super) never_answered: NeverAnswered,
     pub(super) latency: Histogram<u64>,
@@ -321,10 +322,10 @@ impl Tally {
         if let Some(since) = waiting {
             record(&mut self.wait, since, end);
         }
-        if !account.was_served() {
-            self.clients_unanswered += 1;
-        }
+        // Every client is answered or not, exactly one: greeted and never
+        // answered is unanswered too.
         if !account.was_answered() {
+            self.clients_unanswered += 1;
             self.never_answered.add(account.cause(self.greeting));
         }
         let spans = account.take_spans(end);
@@ -460,7 +461,10 @@ mod tests {
         assert_eq!(t.wait.len(), 2);
         assert!((1900..=2100).contains(&t.wait.min()), "{}", t.wait.min());
         assert!(t.wait.max() >= 999_000, "{}", t.wait.max());
-        assert_eq!(t.clients_unanswered, 1);
+        // Greeted but never answered is unanswered too: every client is
+        // exactly one of answered and unanswered.
+        assert_eq!(t.clients_unanswered, 2);
+        assert_eq!(t.clients_answered + t.clients_unanswered, 2);
         assert_eq!(t.never_answered.silent, 1);
         assert_eq!(t.never_answered.greeted_only, 1);
         assert_eq!(t.never_answered.total(), 2);
