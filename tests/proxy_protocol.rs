@@ -142,14 +142,18 @@ fn start(
 }
 
 /// Runs `test` for every mode at once, a thread each: the modes share
-/// nothing, and the suite waits for the slowest, not for the sum.
+/// nothing, and the suite waits for the slowest, not for the sum. Each
+/// looks only at the log lines logged since it started.
 fn each_mode(test: impl Fn(Mode) + Sync) {
     thread::scope(|scope| {
         for mode in Mode::ALL {
             let test = &test;
             thread::Builder::new()
                 .name(mode.name().into())
-                .spawn_scoped(scope, move || test(mode))
+                .spawn_scoped(scope, move || {
+                    common::logs::mark();
+                    test(mode)
+                })
                 .unwrap();
         }
     });

@@ -24,9 +24,13 @@ pub struct Client {
 impl Client {
     /// Connects to `addr`; every connect, read and write is bounded by
     /// [`PATIENCE`].
+    ///
+    /// Its port is bound before it connects, so no other live socket of
+    /// this machine has it (a port picked at connect time may be shared
+    /// by connections to other servers): a test that finds its client's
+    /// address in a log line finds its own connection, not another test's.
     pub fn connect(addr: SocketAddr, framing: Framing) -> Client {
-        let stream = TcpStream::connect_timeout(&addr, PATIENCE)
-            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        let stream = exclusive_connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
         Client::from_stream(stream, framing)
     }
 
@@ -260,4 +264,17 @@ pub fn drain_in_background(stream: &TcpStream) -> thread::JoinHandle<usize> {
         }
         total
     })
+}
+
+/// A connection to `addr` from a port bound first (see [`Client::connect`]).
+fn exclusive_connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::LOCALHOST, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
+    };
+    socket.bind(&local.into())?;
+    socket.connect_timeout(&addr.into(), PATIENCE)?;
+    Ok(socket.into())
 }

@@ -1,7 +1,10 @@
 //! What in-process servers log, recorded as text for tests to look for.
 //!
 //! Tests run in parallel in one process and share the logger, so each looks
-//! only for lines naming its own client's address.
+//! only for lines naming its own client's address (whose port no other
+//! live socket has: see `Client::connect`), and only among the lines
+//! logged since its thread called [`mark`], so an earlier connection that
+//! had the same address is not taken for its own.
 
 use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use std::thread;
@@ -35,6 +38,22 @@ impl log::Log for Recorder {
     fn flush(&self) {}
 }
 
+thread_local! {
+    /// Lines before this index are another test's, for this thread.
+    static FROM: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// From now on, this thread's [`logged`] and [`lines_with`] look only at
+/// lines logged after this call.
+pub fn mark() {
+    let now = log_lines().len();
+    FROM.with(|f| f.set(now));
+}
+
+fn from() -> usize {
+    FROM.with(|f| f.get())
+}
+
 /// Installs the recording logger (once per test binary).
 pub fn record_logs() {
     static ONCE: Once = Once::new();
@@ -51,6 +70,7 @@ pub fn logged(parts: &[&str]) -> String {
     loop {
         if let Some(l) = log_lines()
             .iter()
+            .skip(from())
             .find(|l| parts.iter().all(|p| l.contains(p)))
         {
             return l.clone();
@@ -68,6 +88,7 @@ pub fn logged(parts: &[&str]) -> String {
 pub fn lines_with(parts: &[&str]) -> Vec<String> {
     log_lines()
         .iter()
+        .skip(from())
         .filter(|l| parts.iter().all(|p| l.contains(p)))
         .cloned()
         .collect()
