@@ -57,6 +57,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+mod call_log;
 #[cfg(feature = "cli")]
 mod cli;
 mod codec;

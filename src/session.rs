@@ -24,6 +24,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, Once};
 
+use crate::call_log::CallLog;
 use crate::codec::{FrameError, FrameReader, Framing};
 use crate::config::Config;
 use crate::handler::{Action, ConnInfo, Context, DisconnectReason, Handler};
@@ -57,6 +58,9 @@ pub struct Session {
     ended: bool,
     /// Where [`Sender`]s write in an [`in_memory`](Session::in_memory) session.
     memory: Option<Arc<MemoryOutbox>>,
+    /// When each handler call begins, for `compare`'s timeline; `None`
+    /// for every other server.
+    calls: Option<Arc<CallLog>>,
 }
 
 impl Session {
@@ -67,8 +71,12 @@ impl Session {
         info: ConnInfo,
         config: &Config,
         outbox: Arc<dyn Outbox>,
+        calls: Option<Arc<CallLog>>,
     ) -> Session {
         install_panic_hook();
+        if let Some(log) = &calls {
+            log.opened(info.id, info.peer);
+        }
         let codec = config.codec();
         Session {
             handler,
@@ -80,6 +88,7 @@ impl Session {
             closing: false,
             ended: false,
             memory: None,
+            calls,
         }
     }
 
@@ -96,7 +105,7 @@ impl Session {
     pub fn in_memory_with(handler: impl Handler, config: &Config) -> Session {
         let info = ConnInfo::new(0, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let memory = Arc::new(MemoryOutbox::default());
-        let mut session = Session::new(Box::new(handler), info, config, memory.clone());
+        let mut session = Session::new(Box::new(handler), info, config, memory.clone(), None);
         session.memory = Some(memory);
         session
     }
@@ -182,6 +191,9 @@ impl Session {
             Err(e) => return Some(self.refuse(e)),
         };
         *messages += 1;
+        if let Some(log) = &self.calls {
+            log.call(info.id);
+        }
         let mut unframed = None;
         let mut ctx = Context {
             info: *info,

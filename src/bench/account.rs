@@ -15,11 +15,17 @@ use super::schedule::Schedule;
 
 /// One connection as a timeline shows it; made into a
 /// [`ConnectionSpan`](super::ConnectionSpan) at the end of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Span {
     pub(super) connect: Instant,
     pub(super) served: Option<Instant>,
     pub(super) end: Option<Instant>,
+    /// The client's own address on it, to find it in a server's
+    /// [`CallLog`](crate::call_log::CallLog).
+    pub(super) local: Option<std::net::SocketAddr>,
+    /// Each answered request on it: from its send (or due time) to its
+    /// verified reply.
+    pub(super) requests: Vec<(Instant, Instant)>,
 }
 
 /// Why a client got no verified reply in the measured run: the furthest it
@@ -93,6 +99,8 @@ pub(super) struct Account {
     /// Its connections, for the timeline, at most `span_cap`.
     spans: Vec<Span>,
     span_cap: usize,
+    /// Requests its spans may still record.
+    requests_left: usize,
     /// The last span is its current connection.
     span_open: bool,
 }
@@ -119,6 +127,7 @@ impl Account {
             evidence: Evidence::default(),
             spans: Vec::new(),
             span_cap: plan.spans_per_client,
+            requests_left: plan.requests_per_client,
             span_open: false,
         }
     }
@@ -209,13 +218,39 @@ impl Account {
                 connect: now,
                 served: None,
                 end: None,
+                local: None,
+                requests: Vec::new(),
             });
         }
     }
 
-    /// The connection is established.
-    pub(super) fn connected(&mut self) {
+    /// The connection is established, from `local` (known when a timeline
+    /// is recorded).
+    pub(super) fn connected(&mut self, local: Option<std::net::SocketAddr>) {
         self.evidence.connected = true;
+        if self.span_open
+            && let Some(span) = self.spans.last_mut()
+        {
+            span.local = local;
+        }
+    }
+
+    /// Whether its connections are recorded for a timeline: then the
+    /// client passes its address to [`connected`](Self::connected).
+    pub(super) fn records_spans(&self) -> bool {
+        self.span_cap > 0
+    }
+
+    /// A request on the current connection was answered: outstanding from
+    /// `since` to `at`.
+    pub(super) fn answered_request(&mut self, since: Instant, at: Instant) {
+        if self.span_open
+            && self.requests_left > 0
+            && let Some(span) = self.spans.last_mut()
+        {
+            self.requests_left -= 1;
+            span.requests.push((since, at));
+        }
     }
 
     /// The connection was served at `now`; returns when the wait it ends
@@ -353,7 +388,7 @@ mod tests {
         assert_eq!(fresh().cause(true), Cause::NotConnected);
         let mut a = fresh();
         a.connecting(now);
-        a.connected();
+        a.connected(None);
         assert_eq!(a.cause(true), Cause::Silent);
         let mut b = a.clone();
         b.heard();

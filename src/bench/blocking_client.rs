@@ -202,7 +202,12 @@ impl<'a> Dedicated<'a> {
             Ok(stream) => {
                 // As in the event loop: requests go out in one write.
                 let _ = stream.set_nodelay(true);
-                self.tally.connected(&mut self.account);
+                let local = self
+                    .account
+                    .records_spans()
+                    .then(|| stream.local_addr().ok())
+                    .flatten();
+                self.tally.connected(&mut self.account, local);
                 self.stream = Some(stream);
                 self.read_timeout = None;
                 self.write_timeout = None;

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock};
 
 use super::caption::RunParams;
 use super::compare_table::{NOTES, Shape};
-use super::flags::{self, BenchArgs, LoadArgs, OutputFormat};
+use super::flags::{self, BenchArgs, LoadArgs, OutputFormat, ServerCalls};
 use super::picture::check_output;
 use super::plot::plot;
 use super::render::ComparisonStream;
@@ -24,6 +24,7 @@ use super::report::BenchReport;
 use super::run::run_bench;
 use super::timeline::render_text;
 use super::timeline_plot::plot_timeline;
+use crate::call_log::CallLog;
 use crate::handler::HandlerFactory;
 use crate::{Config, EchoHandler, Framing, Mode, Server};
 
@@ -234,14 +235,27 @@ pub(crate) fn run_compare_with(
 ) -> Result<Vec<(String, BenchReport)>, String> {
     let mut rows = Vec::new();
     for &mode in &args.modes {
-        let server = Server::bind_boxed(spec.config(args, mode), spec.factory(args))
-            .map_err(|e| format!("{mode}: {e}"))?
-            .spawn();
+        // The server logs when each handler call begins, so a request
+        // waiting for a worker or a loop is told from one being served.
+        let calls = Arc::new(CallLog::default());
+        let server = Server::bind_logging(
+            spec.config(args, mode),
+            spec.factory(args),
+            Some(calls.clone()),
+        )
+        .map_err(|e| format!("{mode}: {e}"))?
+        .spawn();
         log::info!("compare: {mode} mode on {}", server.local_addr());
-        let report = run_bench(&bench_args(args, spec, &server.local_addr().to_string()))
-            .map_err(|e| format!("{mode}: {e}"));
+        let mut bench = bench_args(args, spec, &server.local_addr().to_string());
+        bench.calls = ServerCalls(Some(calls));
+        // Requests are recorded to be matched with the calls.
+        bench.timeline = true;
+        let report = run_bench(&bench).map_err(|e| format!("{mode}: {e}"));
         server.stop();
-        let report = report?;
+        let mut report = report?;
+        if !(args.timeline || args.timeline_svg.is_some()) {
+            report.timeline.clear();
+        }
         on_row(mode.name(), &report);
         rows.push((mode.name().to_string(), report));
     }
@@ -285,6 +299,7 @@ pub(crate) fn main_compare_with(args: &CompareArgs, spec: &ServeSpec) -> ExitCod
         clients: args.load.clients,
         churn: args.load.churn,
         not_echo: false,
+        queue: true,
     };
     let stream = ComparisonStream::new(args.format, &shape);
     let table = args.format == OutputFormat::Table;

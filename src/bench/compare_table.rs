@@ -27,6 +27,9 @@ pub(super) struct Shape {
     pub(super) churn: bool,
     /// Some run speaks another protocol than echo: show it.
     pub(super) not_echo: bool,
+    /// The servers log their handler calls (in-process): show each
+    /// request's wait for a worker or a loop.
+    pub(super) queue: bool,
 }
 
 impl Shape {
@@ -41,6 +44,7 @@ impl Shape {
             clients: rows.iter().map(|(_, r)| r.clients).max().unwrap_or(0),
             churn: rows.iter().any(|(_, r)| r.churn),
             not_echo: rows.iter().any(|(_, r)| r.protocol != Protocol::Echo),
+            queue: rows.iter().any(|(_, r)| r.queue_us.is_some()),
         }
     }
 }
@@ -116,6 +120,17 @@ const COLUMNS: &[Column] = &[
         shown: always,
         width: time_width,
         cell: |_, r| time_cell(&r.wait_us, |s| s.p99),
+    },
+    Column {
+        header: "queue p99",
+        right: true,
+        shown: |s| s.queue,
+        width: time_width,
+        cell: |_, r| {
+            r.queue_us
+                .as_ref()
+                .map_or("-".into(), |q| time_cell(q, |s| s.p99))
+        },
     },
     Column {
         header: "msgs/s",
@@ -249,6 +264,8 @@ pub(super) const NOTES: &str = "\
 served: clients that got at least one answer, of all clients. A client never served sends
   nothing, so msgs/s and latency describe only the served ones; its wait (connect to first
   byte of service) lasts until the run ends, and wait p99 shows it.
+queue: how long a request of a served client waited for a worker or a loop before its
+  handler call began (its latency includes it).
 ";
 
 #[cfg(test)]

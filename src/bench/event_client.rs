@@ -418,8 +418,13 @@ impl<'a> Worker<'a> {
         }
         // Requests go out in one write; no reason to let Nagle hold any.
         let _ = stream.set_nodelay(true);
+        let local = if self.clients[i].account.records_spans() {
+            stream.local_addr().ok()
+        } else {
+            None
+        };
         let c = &mut self.clients[i];
-        self.tally.connected(&mut c.account);
+        self.tally.connected(&mut c.account, local);
         match (self.plan.protocol, self.plan.exchange.greeting()) {
             (Protocol::Daytime, _) => {
                 c.state = State::Line;

@@ -235,6 +235,28 @@ pub struct BenchArgs {
     /// [`BenchReport::timeline`]: super::BenchReport::timeline
     #[arg(skip)]
     pub timeline: bool,
+
+    /// The server's log of its handler calls, when it runs in this
+    /// process (`compare`): each request's wait for a worker or a loop is
+    /// then known ([`BenchReport::queue_us`]).
+    ///
+    /// [`BenchReport::queue_us`]: super::BenchReport::queue_us
+    #[arg(skip)]
+    pub(crate) calls: ServerCalls,
+}
+
+/// A server's [`CallLog`](crate::call_log::CallLog), or none; two are
+/// equal when they are the same log.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServerCalls(pub(crate) Option<std::sync::Arc<crate::call_log::CallLog>>);
+
+impl PartialEq for ServerCalls {
+    fn eq(&self, other: &ServerCalls) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
 }
 
 impl BenchArgs {
@@ -255,6 +277,7 @@ impl BenchArgs {
             hold: 1.0,
             pid: None,
             timeline: false,
+            calls: ServerCalls::default(),
         }
     }
 }

@@ -37,6 +37,10 @@ pub(super) const TIMELINE_SPANS_PER_CLIENT: usize = 10_000;
 /// at most this divided by the clients (and at least one).
 pub(super) const TIMELINE_SPANS: usize = 1_000_000;
 
+/// Most answered requests a timeline keeps in all, shared as the spans
+/// are: enough for every request of a lesson's run, bounded for a long one.
+pub(super) const TIMELINE_REQUESTS: usize = 1_000_000;
+
 /// The validated, resolved form of [`BenchArgs`], shared read-only by the
 /// generator threads.
 pub(super) struct Plan {
@@ -54,6 +58,8 @@ pub(super) struct Plan {
     /// Connections each client records for the timeline; 0 when no
     /// timeline was asked for.
     pub(super) spans_per_client: usize,
+    /// Answered requests each client records for the timeline.
+    pub(super) requests_per_client: usize,
     /// The connection [`preflight`] made, until a client takes it.
     opened: std::sync::Mutex<Option<std::net::TcpStream>>,
     pub(super) warmup: Duration,
@@ -107,7 +113,13 @@ impl Plan {
         } else {
             0
         };
+        let requests_per_client = if args.timeline {
+            TIMELINE_REQUESTS / load.clients.max(1)
+        } else {
+            0
+        };
         Ok(Plan {
+            requests_per_client,
             addr,
             clients: load.clients,
             protocol: args.protocol,

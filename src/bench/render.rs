@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use super::compare_table::{Layout, Shape};
 use super::flags::{OutputFormat, Protocol};
-use super::report::BenchReport;
+use super::report::{BenchReport, LatencySummary};
 use super::tally::ErrorCounts;
+use super::units::duration_us;
 
 /// Renders one report in `format`, ending with a newline: what `bench`
 /// prints, for scripts that run the generator themselves.
@@ -164,6 +165,9 @@ enum Show {
     NotEcho,
     /// Only when some row is an open-loop run (`--rate`).
     Rate,
+    /// Only when some row knows its requests' waits for a worker or a
+    /// loop (`compare`'s own servers).
+    Queue,
 }
 
 /// How a report field appears in the table, for people.
@@ -271,7 +275,7 @@ const COLUMNS: &[Column] = &[
     Column {
         csv: "sent",
         cell: |_, r| r.sent.to_string(),
-        table: shown("sent", 18, true),
+        table: shown("sent", 19, true),
     },
     Column {
         csv: "replies_ok",
@@ -313,27 +317,27 @@ const COLUMNS: &[Column] = &[
     Column {
         csv: "p50_us",
         cell: |_, r| r.latency_us.p50.to_string(),
-        table: shown("p50 us", 12, true),
+        table: human("p50", 12, |_, r| micros(&r.latency_us, |s| s.p50)),
     },
     Column {
         csv: "p90_us",
         cell: |_, r| r.latency_us.p90.to_string(),
-        table: shown("p90 us", 13, true),
+        table: human("p90", 13, |_, r| micros(&r.latency_us, |s| s.p90)),
     },
     Column {
         csv: "p99_us",
         cell: |_, r| r.latency_us.p99.to_string(),
-        table: shown("p99 us", 14, true),
+        table: human("p99", 14, |_, r| micros(&r.latency_us, |s| s.p99)),
     },
     Column {
         csv: "p999_us",
         cell: |_, r| r.latency_us.p999.to_string(),
-        table: shown("p99.9 us", 15, true),
+        table: human("p99.9", 15, |_, r| micros(&r.latency_us, |s| s.p999)),
     },
     Column {
         csv: "max_us",
         cell: |_, r| r.latency_us.max.to_string(),
-        table: shown("max us", 16, true),
+        table: human("max", 16, |_, r| micros(&r.latency_us, |s| s.max)),
     },
     Column {
         csv: "mean_us",
@@ -380,7 +384,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| r.errors.total.to_string(),
         table: Some(TableColumn {
             header: "errors",
-            place: 19,
+            place: 20,
             right: false,
             show: Show::Always,
             cell: Some(|_, r| error_summary(&r.errors)),
@@ -426,7 +430,7 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| r.wait_us.p99.to_string(),
         // What the slowest clients lived through before any service: the
         // figure serial mode's latency percentiles cannot show.
-        table: shown("wait p99 us", 17, true),
+        table: human("wait p99", 17, |_, r| micros(&r.wait_us, |s| s.p99)),
     },
     Column {
         csv: "wait_max_us",
@@ -450,7 +454,61 @@ const COLUMNS: &[Column] = &[
             cell: Some(|_, r| r.rate.map_or(String::new(), rate)),
         }),
     },
+    Column {
+        csv: "queue_p50_us",
+        cell: |_, r| queue(r, |s| s.p50),
+        table: None,
+    },
+    Column {
+        csv: "queue_p99_us",
+        cell: |_, r| queue(r, |s| s.p99),
+        // A request's wait for a worker or a loop: waiting, though the
+        // client was greeted long ago.
+        table: Some(TableColumn {
+            header: "queue p99",
+            place: 18,
+            right: true,
+            show: Show::Queue,
+            cell: Some(|_, r| {
+                r.queue_us
+                    .as_ref()
+                    .map_or("-".into(), |q| micros(q, |s| s.p99))
+            }),
+        }),
+    },
+    Column {
+        csv: "queue_max_us",
+        cell: |_, r| queue(r, |s| s.max),
+        table: None,
+    },
 ];
+
+/// A table column in human units (µs, ms, s) from a function of the report.
+const fn human(header: &'static str, place: u8, cell: Cell) -> Option<TableColumn> {
+    Some(TableColumn {
+        header,
+        place,
+        right: true,
+        show: Show::Always,
+        cell: Some(cell),
+    })
+}
+
+/// A time of `s` in µs, in human units; `-` when nothing was measured.
+fn micros(s: &LatencySummary, pick: fn(&LatencySummary) -> u64) -> String {
+    if s.samples == 0 {
+        "-".into()
+    } else {
+        duration_us(pick(s) as f64)
+    }
+}
+
+/// A queue time of `r` in µs for the CSV; empty when not known.
+fn queue(r: &BenchReport, pick: fn(&LatencySummary) -> u64) -> String {
+    r.queue_us
+        .as_ref()
+        .map_or(String::new(), |q| pick(q).to_string())
+}
 
 /// Aligned table: text columns to the left, numbers to the right.
 fn table(rows: &[Row<'_>]) -> String {
@@ -458,6 +516,7 @@ fn table(rows: &[Row<'_>]) -> String {
     let churn = rows.iter().any(|(_, r)| r.churn);
     let protocol = rows.iter().any(|(_, r)| r.protocol != Protocol::Echo);
     let open_loop = rows.iter().any(|(_, r)| r.rate.is_some());
+    let queued = rows.iter().any(|(_, r)| r.queue_us.is_some());
     let mut cols: Vec<(&TableColumn, Cell)> = COLUMNS
         .iter()
         .filter_map(|c| c.table.as_ref().map(|t| (t, t.cell.unwrap_or(c.cell))))
@@ -467,6 +526,7 @@ fn table(rows: &[Row<'_>]) -> String {
             Show::Churn => churn,
             Show::NotEcho => protocol,
             Show::Rate => open_loop,
+            Show::Queue => queued,
         })
         .collect();
     cols.sort_by_key(|(t, _)| t.place);
@@ -586,6 +646,7 @@ mod tests {
                 max: 3_000_000,
                 mean: 600_060.0,
             },
+            queue_us: None,
             unanswered: 3,
             rate: None,
             timeline: Vec::new(),
@@ -605,9 +666,9 @@ mod tests {
              conns_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,samples,err_refused,\
              err_reset,err_timeout,err_wrong_reply,err_closed_early,err_other,err_total,\
              protocol,clients_answered,clients_unanswered,wait_p50_us,wait_p90_us,wait_p99_us,\
-             wait_max_us,unanswered,rate\n\
+             wait_max_us,unanswered,rate,queue_p50_us,queue_p99_us,queue_max_us\n\
              ,\"host,\"\"x\"\":1\",4,2,line,64,true,,0.250,1.235,100,90,1,5,100.0,150.5,\
-             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2,1,100,200,3000000,3000000,3,\n"
+             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2,1,100,200,3000000,3000000,3,,,,\n"
         );
     }
 
@@ -616,10 +677,10 @@ mod tests {
         let echo = report(false, Protocol::Echo);
         assert_eq!(
             render(&echo, OutputFormat::Table),
-            "addr        clients  answered  unanswered clients  framing  size  secs  msgs/s  \
-             p50 us  p90 us  p99 us  p99.9 us  max us  wait p99 us  sent  errors\n\
-             host,\"x\":1        4         2                   1  line       64  1.23  100.00      \
-             10      20      30        40      50      3000000   100  \
+            "addr        clients  answered  unanswered clients  framing  size  secs  msgs/s    \
+             p50    p90    p99  p99.9    max  wait p99  sent  errors\n\
+             host,\"x\":1        4         2                   1  line       64  1.23  100.00  \
+             10 µs  20 µs  30 µs  40 µs  50 µs    3.00 s   100  \
              10 (refused 1, reset 2, wrong_reply 3, other 4)\n"
         );
         let rows = [
@@ -651,7 +712,7 @@ mod tests {
         assert_eq!(header[at + 1], "msgs/s");
         assert!(t.lines().nth(1).unwrap().contains(" 100  "), "{t}");
         let csv = render(&open, OutputFormat::Csv);
-        assert!(csv.trim_end().ends_with(",3,100.0"), "{csv}");
+        assert!(csv.trim_end().ends_with(",3,100.0,,,"), "{csv}");
     }
 
     /// Streamed piece by piece, a comparison is the same text as rendered

@@ -169,6 +169,13 @@ pub struct BenchReport {
     /// warm-up ends is, from its start).
     #[serde(default)]
     pub wait_us: LatencySummary,
+    /// Each answered request's wait for a worker or a loop, in
+    /// microseconds: from its send to the start of its handler call, as
+    /// the server logged it. Only `compare`'s in-process servers log it;
+    /// `null` for any other server (the client cannot tell queueing from
+    /// service; the timeline then shows requests as outstanding).
+    #[serde(default)]
+    pub queue_us: Option<LatencySummary>,
     /// Requests still unanswered when the run ended (a client never served,
     /// or stuck): counted here whatever `--timeout-ms` says. In a closed
     /// loop, the measured attempts in flight (as `abandoned`); under
@@ -223,6 +230,7 @@ impl Default for BenchReport {
             latency_us: LatencySummary::default(),
             clients_unanswered: 0,
             wait_us: LatencySummary::default(),
+            queue_us: None,
             unanswered: 0,
             rate: None,
             timeline: Vec::new(),
@@ -259,7 +267,7 @@ pub struct ClientTimeline {
 }
 
 /// One connection of a [`ClientTimeline`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionSpan {
     /// When the client started to connect.
     pub connect_s: f64,
@@ -268,4 +276,24 @@ pub struct ConnectionSpan {
     pub served_s: Option<f64>,
     /// When the connection closed, or the run ended.
     pub end_s: f64,
+    /// Each answered request on it, in order (absent in JSON when none
+    /// was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestSpan>,
+}
+
+/// One answered request of a [`ConnectionSpan`]: how long it was
+/// outstanding, and (for a server in the same process, as `compare`'s)
+/// how much of that it waited for a worker or a loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestSpan {
+    /// When it was sent (under `--rate`, when it was due).
+    pub sent_s: f64,
+    /// When the server began its handler call: before that the request
+    /// waited in a queue (for a worker, behind a busy loop). `null` when
+    /// only the client's view exists (a server in another process): the
+    /// request was outstanding, served or queued unknown.
+    pub handled_s: Option<f64>,
+    /// When its verified reply arrived.
+    pub answered_s: f64,
 }

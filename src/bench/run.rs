@@ -3,8 +3,10 @@
 //! (for `tcpmodes bench`) the report rendered on stdout, with the verdict:
 //! a run in which some client was never answered, or nothing was, fails.
 
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::thread;
@@ -20,10 +22,13 @@ use super::plan::{Plan, preflight};
 use super::progress::{Progress, progress_bar, update_bar};
 use super::render::{error_breakdown, render};
 use super::report::{
-    BenchReport, ClientTimeline, ConnectionSpan, ExchangeTexts, LatencySummary, SCHEMA_VERSION,
+    BenchReport, ClientTimeline, ConnectionSpan, ExchangeTexts, LatencySummary, RequestSpan,
+    SCHEMA_VERSION,
 };
 use super::spectrum::percentile_distribution;
 use super::tally::{NeverAnswered, Tally};
+use crate::call_log::LoggedConn;
+use hdrhistogram::Histogram;
 
 /// Runs one benchmark as `args` says and returns its report.
 ///
@@ -130,7 +135,14 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             0.0
         }
     };
-    Ok(BenchReport {
+    let logged = args.calls.0.as_ref().map(|log| log.take());
+    let (rows, queue) = timeline(
+        plan.clients,
+        plan.start,
+        std::mem::take(&mut total.timeline),
+        logged,
+    );
+    let mut report = BenchReport {
         version: SCHEMA_VERSION,
         addr: args.addr.clone(),
         clients: load.clients,
@@ -159,15 +171,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         wait_us: LatencySummary::from_histogram(&total.wait),
         unanswered: total.unanswered,
         rate: load.rate,
-        timeline: if args.timeline {
-            timeline(
-                plan.clients,
-                plan.start,
-                std::mem::take(&mut total.timeline),
-            )
-        } else {
-            Vec::new()
-        },
+        queue_us: None,
+        timeline: Vec::new(),
         never_answered: total.never_answered,
         exchange: (load.greeting.is_some() || load.request.is_some() || load.expect.is_some())
             .then(|| ExchangeTexts {
@@ -175,7 +180,12 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
                 request: load.request.clone(),
                 expect: load.expect.clone(),
             }),
-    })
+    };
+    if args.timeline {
+        report.timeline = rows;
+    }
+    report.queue_us = queue.map(|q| LatencySummary::from_histogram(&q));
+    Ok(report)
 }
 
 fn write_error(path: &Path, source: std::io::Error) -> BenchError {
@@ -186,9 +196,21 @@ fn write_error(path: &Path, source: std::io::Error) -> BenchError {
 }
 
 /// One timeline row per client, in client order, times in seconds from
-/// `start`; a client that never connected has no connections.
-fn timeline(clients: usize, start: Instant, spans: Vec<(usize, Vec<Span>)>) -> Vec<ClientTimeline> {
+/// `start`; a client that never connected has no connections. With the
+/// server's log of its handler calls (`logged`), each request also gets
+/// when its call began, and the second value is every request's wait for
+/// it (send to call, µs).
+fn timeline(
+    clients: usize,
+    start: Instant,
+    spans: Vec<(usize, Vec<Span>)>,
+    logged: Option<Vec<LoggedConn>>,
+) -> (Vec<ClientTimeline>, Option<Histogram<u64>>) {
     let secs = |t: Instant| t.saturating_duration_since(start).as_secs_f64();
+    let mut server = logged.map(by_peer);
+    let mut queue = server
+        .as_ref()
+        .and_then(|_| Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).ok());
     let mut rows: Vec<ClientTimeline> = (0..clients)
         .map(|client| ClientTimeline {
             client,
@@ -196,18 +218,60 @@ fn timeline(clients: usize, start: Instant, spans: Vec<(usize, Vec<Span>)>) -> V
         })
         .collect();
     for (client, spans) in spans {
-        if let Some(row) = rows.get_mut(client) {
-            row.connections = spans
-                .into_iter()
-                .map(|s| ConnectionSpan {
-                    connect_s: secs(s.connect),
-                    served_s: s.served.map(secs),
-                    end_s: s.end.map_or(0.0, secs),
+        let Some(row) = rows.get_mut(client) else {
+            continue;
+        };
+        for s in spans {
+            // The server's record of this connection: the next from the
+            // same address, in the order both sides made them (a client
+            // reconnecting from the same port comes in order; the first may
+            // have been opened before the run, by the preflight).
+            let calls = match (&mut server, s.local) {
+                (Some(server), Some(local)) => server
+                    .get_mut(&local)
+                    .and_then(|conns| conns.pop_front())
+                    .map(|c| c.calls),
+                _ => None,
+            };
+            let requests = s
+                .requests
+                .iter()
+                .enumerate()
+                .map(|(i, &(sent, answered))| {
+                    let handled = calls.as_ref().and_then(|c| c.get(i).copied());
+                    if let (Some(h), Some(q)) = (handled, queue.as_mut()) {
+                        let us = h.saturating_duration_since(sent).as_micros() as u64;
+                        q.saturating_record(us.max(1));
+                    }
+                    RequestSpan {
+                        sent_s: secs(sent),
+                        handled_s: handled.map(secs),
+                        answered_s: secs(answered),
+                    }
                 })
                 .collect();
+            row.connections.push(ConnectionSpan {
+                connect_s: secs(s.connect),
+                served_s: s.served.map(secs),
+                end_s: s.end.map_or(0.0, secs),
+                requests,
+            });
         }
     }
-    rows
+    (rows, queue)
+}
+
+/// The server's connections by client address, each address's in the
+/// order they opened.
+fn by_peer(conns: Vec<LoggedConn>) -> HashMap<SocketAddr, VecDeque<LoggedConn>> {
+    let mut map: HashMap<SocketAddr, VecDeque<LoggedConn>> = HashMap::new();
+    for c in conns {
+        map.entry(c.peer).or_default().push_back(c);
+    }
+    for conns in map.values_mut() {
+        conns.make_contiguous().sort_by_key(|c| c.opened);
+    }
+    map
 }
 
 /// Runs [`run_bench`] and prints the report to stdout in `--format`, as the
@@ -417,30 +481,68 @@ mod tests {
     fn timeline_rows_cover_every_client_in_order() {
         let start = Instant::now();
         let s = |ms: u64| start + Duration::from_millis(ms);
+        let span = |served, local: Option<SocketAddr>, requests| Span {
+            connect: s(0),
+            served,
+            end: Some(s(3000)),
+            local,
+            requests,
+        };
         let spans = vec![
-            (
-                2,
-                vec![Span {
-                    connect: s(0),
-                    served: None,
-                    end: Some(s(3000)),
-                }],
-            ),
-            (
-                0,
-                vec![Span {
-                    connect: s(0),
-                    served: Some(s(1)),
-                    end: Some(s(3000)),
-                }],
-            ),
+            (2, vec![span(None, None, vec![])]),
+            (0, vec![span(Some(s(1)), None, vec![])]),
         ];
-        let rows = timeline(3, start, spans);
+        let (rows, queue) = timeline(3, start, spans, None);
+        assert!(queue.is_none(), "no server log, no queue");
         assert_eq!(rows.iter().map(|r| r.client).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(rows[1].connections.is_empty());
         assert_eq!(rows[0].connections[0].served_s, Some(0.001));
         assert_eq!(rows[2].connections[0].served_s, None);
         assert_eq!(rows[2].connections[0].end_s, 3.0);
+    }
+
+    /// A server in this process logged its handler calls: each request of
+    /// the connection from the same address gets its call, in order, and
+    /// its wait for it; connections from one address match in order.
+    #[test]
+    fn requests_are_matched_to_the_servers_calls_by_address_and_rank() {
+        let start = Instant::now();
+        let s = |ms: u64| start + Duration::from_millis(ms);
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let spans = vec![(
+            0,
+            vec![Span {
+                connect: s(100),
+                served: Some(s(101)),
+                end: Some(s(1000)),
+                local: Some(local),
+                requests: vec![(s(110), s(420)), (s(420), s(730))],
+            }],
+        )];
+        let logged = vec![
+            LoggedConn {
+                peer: local,
+                opened: s(101),
+                calls: vec![s(410), s(720)],
+            },
+            LoggedConn {
+                peer: "127.0.0.1:40001".parse().unwrap(),
+                opened: s(10),
+                calls: vec![s(20)],
+            },
+        ];
+        let (rows, queue) = timeline(1, start, spans, Some(logged));
+        let requests = &rows[0].connections[0].requests;
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[0].handled_s, Some(0.41));
+        assert_eq!(requests[1].handled_s, Some(0.72));
+        let queue = queue.expect("a queue with a server log");
+        assert_eq!(queue.len(), 2);
+        assert!(
+            (299_000..=301_000).contains(&queue.max()),
+            "{}",
+            queue.max()
+        );
     }
 
     #[test]

@@ -231,9 +231,10 @@ impl Tally {
         account.connecting(now);
     }
 
-    /// A connection was established for `account`'s open attempt.
-    pub(super) fn connected(&mut self, account: &mut Account) {
-        account.connected();
+    /// A connection was established for `account`'s open attempt, from
+    /// `local`.
+    pub(super) fn connected(&mut self, account: &mut Account, local: Option<std::net::SocketAddr>) {
+        account.connected(local);
         if account.measured() {
             self.connections += 1;
         }
@@ -269,6 +270,7 @@ impl Tally {
         let at = match outcome {
             Outcome::Answered { since, at } => {
                 self.served(account, at);
+                account.answered_request(since, at);
                 if account.answered(measured) {
                     self.clients_answered += 1;
                 }
@@ -437,7 +439,7 @@ mod tests {
         t.settle(&mut b, Outcome::Abandoned { at: later });
         assert_eq!((t.abandoned, t.unanswered), (1, 1));
         assert!(!b.done());
-        t.connected(&mut b);
+        t.connected(&mut b, None);
         assert_eq!(t.connections, 0, "no open attempt, no measured connection");
         // A closed-loop abandoned attempt is no latency sample.
         assert_eq!(t.latency.len(), 1);
@@ -451,11 +453,11 @@ mod tests {
         let mut t = Tally::new(t0, true).unwrap();
         let mut served = Account::new(&plan, 0);
         t.connecting(&mut served, t0);
-        t.connected(&mut served);
+        t.connected(&mut served, None);
         t.served(&mut served, ms(2));
         let mut never = Account::new(&plan, 1);
         t.connecting(&mut never, t0);
-        t.connected(&mut never);
+        t.connected(&mut never, None);
         t.retire(&mut served, ms(1000));
         t.retire(&mut never, ms(1000));
         assert_eq!(t.wait.len(), 2);

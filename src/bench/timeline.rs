@@ -28,6 +28,12 @@ pub(super) const MAX_ROWS: usize = 64;
 const SERVED: char = '#';
 /// A client connected (or connecting) and not served yet.
 const WAITING: char = '.';
+/// A request of a served client waiting for a worker or a loop: sent, and
+/// its handler call not begun (known for `compare`'s own servers).
+const QUEUED: char = ':';
+/// A request outstanding, with no server's view of it: queued or being
+/// handled, the client cannot tell (any server in another process).
+const OUTSTANDING: char = '+';
 /// A client done, or not connected yet.
 const IDLE: char = ' ';
 /// No record of this client (the run did not record a timeline).
@@ -61,6 +67,31 @@ pub(super) fn phases(c: &ConnectionSpan) -> ((f64, f64), Option<(f64, f64)>) {
     }
 }
 
+/// What a served connection's time holds besides service, one span per
+/// request: waiting for a worker or a loop (`[sent, handled)`), or, with
+/// no server log, outstanding (`[sent, answered)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Overlay {
+    /// Queued for a worker or a loop.
+    Queued,
+    /// Outstanding, the server's side unknown.
+    Outstanding,
+}
+
+/// The request spans of `c` that are not service, each with its kind.
+pub(super) fn overlays(c: &ConnectionSpan) -> impl Iterator<Item = (Overlay, (f64, f64))> + '_ {
+    c.requests.iter().filter_map(|r| match r.handled_s {
+        Some(h) if h > r.sent_s => Some((Overlay::Queued, (r.sent_s, h))),
+        Some(_) => None,
+        None => Some((Overlay::Outstanding, (r.sent_s, r.answered_s))),
+    })
+}
+
+/// How much of `[from, to)` falls in the cell `[a, b)`.
+fn overlap((from, to): (f64, f64), a: f64, b: f64) -> f64 {
+    (to.min(b) - from.max(a)).max(0.0)
+}
+
 /// Whether span `[from, to)` touches the cell `[a, b)`; a span of no
 /// length still shows in the cell it falls in.
 fn touches((from, to): (f64, f64), a: f64, b: f64) -> bool {
@@ -71,8 +102,11 @@ fn touches((from, to): (f64, f64), a: f64, b: f64) -> bool {
     }
 }
 
-/// One client's row of `width` cells over `[0, end)` seconds: served
-/// wins over waiting within a cell, so a short service is never hidden.
+/// One client's row of `width` cells over `[0, end)` seconds. A cell
+/// shows the state that filled most of it (a request queued for a worker
+/// counts against the service around it); a state too short to fill any
+/// of it still shows over idle, served first, so a short service is never
+/// hidden.
 fn cells(client: &ClientTimeline, end: f64, width: usize) -> String {
     (0..width)
         .map(|i| {
@@ -83,19 +117,30 @@ fn cells(client: &ClientTimeline, end: f64, width: usize) -> String {
             } else {
                 end * (i + 1) as f64 / width as f64
             };
-            let (mut served, mut waiting) = (false, false);
+            // Time in each state, and whether each touches the cell.
+            let mut time = [0.0f64; 4];
+            let mut seen = [false; 4];
+            let states = [SERVED, QUEUED, OUTSTANDING, WAITING];
             for c in &client.connections {
                 let (wait, service) = phases(c);
-                served |= service.is_some_and(|s| touches(s, a, b));
-                waiting |= touches(wait, a, b);
+                if let Some(s) = service {
+                    time[0] += overlap(s, a, b);
+                    seen[0] |= touches(s, a, b);
+                }
+                for (kind, span) in overlays(c) {
+                    let k = if kind == Overlay::Queued { 1 } else { 2 };
+                    let t = overlap(span, a, b);
+                    time[k] += t;
+                    time[0] -= t;
+                    seen[k] |= touches(span, a, b);
+                }
+                time[3] += overlap(wait, a, b);
+                seen[3] |= touches(wait, a, b);
             }
-            if served {
-                SERVED
-            } else if waiting {
-                WAITING
-            } else {
-                IDLE
-            }
+            let most = (0..4)
+                .filter(|&k| seen[k])
+                .max_by(|&x, &y| time[x].total_cmp(&time[y]).then(y.cmp(&x)));
+            most.map_or(IDLE, |k| states[k])
         })
         .collect()
 }
@@ -147,6 +192,14 @@ fn summary(client: &ClientTimeline) -> String {
     }
 }
 
+/// Whether any request of `r` shows as `kind`.
+pub(super) fn has(r: &BenchReport, kind: Overlay) -> bool {
+    r.timeline
+        .iter()
+        .flat_map(|c| &c.connections)
+        .any(|c| overlays(c).any(|(k, _)| k == kind))
+}
+
 /// The axis: tick labels over a ruler, indented by `indent` columns.
 fn axis(end: f64, width: usize, indent: usize) -> String {
     let ticks = Ticks::up_to(end, (width / 8).max(1));
@@ -177,6 +230,8 @@ fn axis(end: f64, width: usize, indent: usize) -> String {
 /// The timeline of every mode as text, on one time axis: a line per mode,
 /// a row per client (at most [`MAX_ROWS`]), the axis, and a legend.
 pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
+    let queued = rows.iter().any(|(_, r)| has(r, Overlay::Queued));
+    let outstanding = rows.iter().any(|(_, r)| has(r, Overlay::Outstanding));
     let end = axis_end(rows);
     let most = rows.iter().map(|(_, r)| r.clients).max().unwrap_or(1);
     let name_width = format!("client {}", most.saturating_sub(1)).len();
@@ -217,9 +272,18 @@ pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
     }
     let _ = write!(
         out,
-        "legend: '{SERVED}' being served   '{WAITING}' connected, waiting to be served   \
-         '{IDLE}' done or not connected"
+        "legend: '{SERVED}' being served   '{WAITING}' connected, waiting to be served   "
     );
+    if queued {
+        let _ = write!(out, "'{QUEUED}' request waiting for a worker or loop   ");
+    }
+    if outstanding {
+        let _ = write!(
+            out,
+            "'{OUTSTANDING}' request outstanding (served or queued: only the server knows)   "
+        );
+    }
+    let _ = write!(out, "'{IDLE}' done or not connected");
     if unknown {
         let _ = write!(out, "   '{UNKNOWN}' not recorded");
     }
@@ -231,12 +295,14 @@ pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
 pub(super) mod tests {
     use super::*;
     use crate::bench::plot::tests::report;
+    use crate::bench::report::RequestSpan;
 
     fn span(connect_s: f64, served_s: Option<f64>, end_s: f64) -> ConnectionSpan {
         ConnectionSpan {
             connect_s,
             served_s,
             end_s,
+            requests: Vec::new(),
         }
     }
 
@@ -338,6 +404,41 @@ pub(super) mod tests {
         let text = render_text(&[("threads".into(), report(MAX_ROWS + 5, 1, 1.0))]);
         assert_eq!(rows_of(&text, "threads").len(), MAX_ROWS);
         assert!(text.contains("... 5 more clients not drawn"), "{text}");
+    }
+
+    /// event-workers with more clients than workers: every client is
+    /// greeted at once, then its requests queue for a worker; an outside
+    /// server's requests are only outstanding.
+    #[test]
+    fn queued_and_outstanding_requests_have_their_own_marks() {
+        let request = |sent_s, handled_s, answered_s| RequestSpan {
+            sent_s,
+            handled_s,
+            answered_s,
+        };
+        let mut queued = span(0.0, Some(0.0), 3.0);
+        queued.requests = vec![request(0.0, Some(2.0), 2.5), request(2.5, Some(2.5), 3.0)];
+        let mut outside = span(0.0, Some(0.0), 3.0);
+        outside.requests = vec![request(0.0, None, 3.0)];
+        let mut ew = report(2, 2, 3.0);
+        ew.timeline = vec![client(0, vec![queued]), client(1, vec![outside])];
+        let text = render_text(&[("event-workers".into(), ew)]);
+        let rows = rows_of(&text, "event-workers");
+        let cells = |row: &str| row[12..12 + WIDTH].to_string();
+        assert_eq!(
+            cells(rows[0]),
+            format!("{}{}", ":".repeat(40), "#".repeat(20)),
+            "{text}"
+        );
+        assert_eq!(cells(rows[1]), "+".repeat(WIDTH), "{text}");
+        assert!(
+            text.contains("':' request waiting for a worker or loop"),
+            "{text}"
+        );
+        assert!(text.contains("'+' request outstanding"), "{text}");
+        // Without requests of either kind, the legend does not name them.
+        let plain = render_text(&lesson_timelines());
+        assert!(!plain.contains("':'") && !plain.contains("'+'"), "{plain}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `compare --timeline-svg`: who was served when, as a picture (SVG or
 //! PNG): per mode, one horizontal bar per client, orange while it waits to
-//! be served, blue while it is served, on one time axis for all modes.
+//! be served, blue while it is served, red while a request of it waits
+//! for a worker or a loop, teal while a request is outstanding at a server
+//! whose side is unknown; on one time axis for all modes.
 //! The text form, from the same data, is `timeline.rs`.
 
 use std::path::Path;
@@ -12,19 +14,22 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::caption::RunParams;
 use super::picture::{self, FAMILY, Picture, PlotError, TickedAxis, plot_err};
 use super::report::BenchReport;
-use super::timeline::{axis_end, phases};
+use super::timeline::{Overlay, axis_end, has, overlays, phases};
 use super::units::Ticks;
 
 /// Clients drawn per mode at most; the caption of a cut panel says so.
 const MAX_BARS: usize = 100;
 /// Height of one client's bar and its gap, in pixels.
 const ROW: u32 = 22;
-const WIDTH: u32 = 1100;
-const HEADER: u32 = 110;
+/// About the width of a README page, so text reads at the size shown.
+const WIDTH: u32 = 900;
+const HEADER: u32 = 134;
 
 const WAITING: RGBColor = RGBColor(245, 160, 60);
 const SERVED: RGBColor = RGBColor(52, 101, 164);
 const UNKNOWN: RGBColor = RGBColor(200, 200, 200);
+const QUEUED: RGBColor = RGBColor(204, 0, 0);
+const OUTSTANDING: RGBColor = RGBColor(78, 154, 140);
 
 /// Draws the timeline of `rows` into `path`, SVG or PNG by its extension.
 pub(super) fn plot_timeline(
@@ -106,6 +111,12 @@ impl Timeline<'_> {
             (WAITING, "connected, waiting to be served"),
             (SERVED, "being served"),
         ];
+        if self.rows.iter().any(|(_, r)| has(r, Overlay::Queued)) {
+            items.push((QUEUED, "request waiting for a worker or loop"));
+        }
+        if self.rows.iter().any(|(_, r)| has(r, Overlay::Outstanding)) {
+            items.push((OUTSTANDING, "request outstanding (server's side unknown)"));
+        }
         let unrecorded = self
             .rows
             .iter()
@@ -114,13 +125,18 @@ impl Timeline<'_> {
             items.push((UNKNOWN, "not recorded"));
         }
         let style = (FAMILY, 15).into_font().color(&BLACK);
-        let mut x = WIDTH as i32 / 2 - 330;
+        // Left to right, on a second line when the first is full.
+        let (mut x, mut y) = (24, 76);
         for (color, text) in items {
-            area.draw(&Rectangle::new([(x, 78), (x + 28, 94)], color.filled()))
+            let width = 36 + 8 * text.len() as i32 + 24;
+            if x > 24 && x + width > WIDTH as i32 - 24 {
+                (x, y) = (24, y + 26);
+            }
+            area.draw(&Rectangle::new([(x, y), (x + 28, y + 16)], color.filled()))
                 .map_err(plot_err)?;
-            area.draw_text(text, &style, (x + 36, 78))
+            area.draw_text(text, &style, (x + 36, y))
                 .map_err(plot_err)?;
-            x += 60 + 8 * text.len() as i32;
+            x += width;
         }
         Ok(())
     }
@@ -192,6 +208,13 @@ impl Timeline<'_> {
                         rects.push(bar(i, wait, WAITING));
                         if let Some(s) = service {
                             rects.push(bar(i, s, SERVED));
+                        }
+                        for (kind, span) in overlays(span) {
+                            let color = match kind {
+                                Overlay::Queued => QUEUED,
+                                Overlay::Outstanding => OUTSTANDING,
+                            };
+                            rects.push(bar(i, span, color));
                         }
                     }
                 }

@@ -23,6 +23,8 @@ pub(crate) struct ServerState {
     pub shutdown: Shutdown,
     pub stats: Stats,
     pub conns: LiveConnections,
+    /// When each handler call began, for `compare` (see `call_log.rs`).
+    pub calls: Option<Arc<crate::call_log::CallLog>>,
 }
 
 /// What shutdown and the table of live connections need from a connection,

@@ -86,6 +86,16 @@ impl Server {
         config: Config,
         factory: Box<HandlerFactory>,
     ) -> Result<Server, Error> {
+        Server::bind_logging(config, factory, None)
+    }
+
+    /// [`bind_boxed`](Server::bind_boxed), logging when each handler call
+    /// begins into `calls` (`compare` does, for its timeline).
+    pub(crate) fn bind_logging(
+        config: Config,
+        factory: Box<HandlerFactory>,
+        calls: Option<Arc<crate::call_log::CallLog>>,
+    ) -> Result<Server, Error> {
         config.validate()?;
         let listener = Listener::bind(&config.address, config.backlog, config.reuse_port).map_err(
             |e| match e {
@@ -109,6 +119,7 @@ impl Server {
             shutdown: Shutdown::new(),
             stats: Stats::new(),
             conns,
+            calls,
         });
         let waker = listener.waker();
         shared.shutdown.on_trigger(move || {

@@ -50,7 +50,7 @@ pub(crate) fn serve(server: &ServerState, conn: Conn) {
         return;
     };
     let config = &server.config;
-    let mut session = Session::new(handler, info, config, socket.clone());
+    let mut session = Session::new(handler, info, config, socket.clone(), server.calls.clone());
     let (reason, timed_out) = drive(server, &socket, &mut session, &early);
     let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
     // Replies and what senders sent, whichever thread wrote them.

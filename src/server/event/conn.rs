@@ -413,7 +413,13 @@ impl Conn {
         };
         self.stage = Stage::Open;
         let config = &server.config;
-        let mut session = Session::new(handler, self.info, config, self.out.clone());
+        let mut session = Session::new(
+            handler,
+            self.info,
+            config,
+            self.out.clone(),
+            server.calls.clone(),
+        );
         let step = producing(self.out.clone(), || session.start());
         let early = &cx.buf[found.used..n];
         if !early.is_empty() {

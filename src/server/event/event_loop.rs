@@ -239,7 +239,13 @@ impl EventLoop {
         };
         out.wire().attach(slot);
         let config = &self.server.config;
-        let mut session = Session::new(handler, info, config, out.clone());
+        let mut session = Session::new(
+            handler,
+            info,
+            config,
+            out.clone(),
+            self.server.calls.clone(),
+        );
         let step = producing(out.clone(), || session.start());
         self.settle_in(
             slot,

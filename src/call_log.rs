@@ -1,0 +1,81 @@
+//! [`CallLog`]: when each message's handler call began, per connection, so
+//! `compare` can tell a request waiting for a worker or a loop from one
+//! being served.
+//!
+//! A client sees only that its request is outstanding. Whether it sits in
+//! a queue (event-workers' calls waiting for a worker, a message behind a
+//! stalled event loop) or is being handled, only the server knows. An
+//! in-process server of `compare` keeps this log; the bench, in the same
+//! process and on the same clock, matches each connection by its client's
+//! address and each request to the message of the same rank. A server
+//! without a log (every server but compare's) pays nothing for it.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Most handler calls logged in all; later ones are not, so a long run
+/// cannot fill the memory. The bench says how many requests it matched.
+const MAX_CALLS: usize = 1_000_000;
+
+/// One connection's handler calls, in order.
+#[derive(Debug, Clone)]
+pub(crate) struct LoggedConn {
+    /// The client's address, as the server knows it.
+    pub peer: SocketAddr,
+    /// When its session began: right after accept, or once a thread took it.
+    pub opened: Instant,
+    /// When each message's handler call began, in message order.
+    pub calls: Vec<Instant>,
+}
+
+/// The calls of every connection of one server; see the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct CallLog {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Indexed by connection id order of opening.
+    conns: Vec<(u64, LoggedConn)>,
+    calls: usize,
+}
+
+impl CallLog {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connection `id` from `peer` began its session now.
+    pub(crate) fn opened(&self, id: u64, peer: SocketAddr) {
+        let conn = LoggedConn {
+            peer,
+            opened: Instant::now(),
+            calls: Vec::new(),
+        };
+        self.inner().conns.push((id, conn));
+    }
+
+    /// Connection `id`'s next message is handed to its handler now.
+    pub(crate) fn call(&self, id: u64) {
+        let now = Instant::now();
+        let mut inner = self.inner();
+        if inner.calls >= MAX_CALLS {
+            return;
+        }
+        inner.calls += 1;
+        // The connection is almost always among the last opened.
+        if let Some((_, conn)) = inner.conns.iter_mut().rev().find(|(i, _)| *i == id) {
+            conn.calls.push(now);
+        }
+    }
+
+    /// Every connection logged, in the order they opened.
+    pub(crate) fn take(&self) -> Vec<LoggedConn> {
+        std::mem::take(&mut self.inner().conns)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
+    }
+}
