@@ -98,6 +98,58 @@ fn one_event_loop_adds_up_the_delays_like_serial_and_workers_do_not() {
     );
 }
 
+/// More clients than workers, in pool and event-workers: both take as long,
+/// and both make clients wait. Pool makes a client wait for its greeting
+/// (`wait`); event-workers greets everyone at once, and it is each
+/// request that waits for a worker (`queue`). Neither may be drawn or
+/// counted as being served.
+#[test]
+fn a_request_waiting_for_a_worker_is_counted_and_drawn_as_waiting() {
+    let live = Live::start(&[
+        "--modes",
+        "pool,event-workers",
+        "--workers",
+        "2",
+        "--clients",
+        "6",
+        "--messages",
+        "2",
+        "--delay-ms",
+        "150",
+        "--format",
+        "json",
+        "--timeline",
+    ]);
+    let (out, status, stderr) = live.finish();
+    assert!(status.success(), "{stderr}\n{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (pool, ew) = (&rows[0], &rows[1]);
+    let us = |r: &serde_json::Value, key: &str| r[key]["p99"].as_f64().unwrap();
+    // Pool: 6 clients, 2 at a time, 2 x 150 ms each: the last waits
+    // about 600 ms to be greeted; its requests never queue.
+    assert!(us(pool, "wait_us") >= 400_000.0, "{pool}");
+    assert!(us(pool, "queue_us") < 100_000.0, "{pool}");
+    // event-workers: greeted at once; a request waits behind up to four
+    // others for one of 2 workers, about 300 ms.
+    assert!(us(ew, "wait_us") < 100_000.0, "{ew}");
+    assert!(us(ew, "queue_us") >= 200_000.0, "{ew}");
+    // Waiting either way, by about as much (generous: half or more).
+    assert!(
+        us(ew, "queue_us") >= 0.4 * us(pool, "wait_us"),
+        "{pool}\n{ew}"
+    );
+    // The timeline (on stderr with --format json) draws both as waiting.
+    let pool_rows = timeline_rows(&stderr, "pool");
+    let ew_rows = timeline_rows(&stderr, "event-workers");
+    assert_eq!((pool_rows.len(), ew_rows.len()), (6, 6), "{stderr}");
+    assert!(pool_rows.iter().any(|r| cells(r).contains('.')), "{stderr}");
+    assert!(ew_rows.iter().any(|r| cells(r).contains(':')), "{stderr}");
+    assert!(
+        ew_rows.iter().all(|r| !cells(r).contains('+')),
+        "every request is matched to its call: {stderr}"
+    );
+}
+
 /// A `compare` run whose stdout is read line by line while it runs, and
 /// whose stderr is drained, so the test sees what a person sees and when.
 struct Live {
