@@ -11,7 +11,9 @@
 //! [`null`], so encoding passes them through.
 //!
 //! Malformed input is refused with the texts Redis itself uses
-//! (`invalid multibulk length`, `expected '$', got 'x'`), never guessed.
+//! (`invalid multibulk length`, `expected '$', got 'x'`), never guessed;
+//! the handler puts Redis's `ERR Protocol error: ` before them in its
+//! reply, and the server's log line says `protocol error: ` itself.
 
 use tcpmodes::{Codec, Frame, FrameError};
 
@@ -74,9 +76,7 @@ fn check_array(buf: &[u8], max: usize) -> Result<Option<Frame>, FrameError> {
         return Ok(None);
     };
     if !(-1..=MAX_ELEMENTS as i64).contains(&count) {
-        return Err(FrameError::invalid(
-            "Protocol error: invalid multibulk length",
-        ));
+        return Err(FrameError::invalid("invalid multibulk length"));
     }
     for _ in 0..count.max(0) {
         match buf.get(pos) {
@@ -84,7 +84,7 @@ fn check_array(buf: &[u8], max: usize) -> Result<Option<Frame>, FrameError> {
             Some(b'$') => {}
             Some(&other) => {
                 return Err(FrameError::invalid(format!(
-                    "Protocol error: expected '$', got '{}'",
+                    "expected '$', got '{}'",
                     other as char
                 )));
             }
@@ -93,7 +93,7 @@ fn check_array(buf: &[u8], max: usize) -> Result<Option<Frame>, FrameError> {
             return Ok(None);
         };
         if len < 0 {
-            return Err(FrameError::invalid("Protocol error: invalid bulk length"));
+            return Err(FrameError::invalid("invalid bulk length"));
         }
         if len as u64 > max as u64 {
             return Err(FrameError::TooLarge {
@@ -106,9 +106,7 @@ fn check_array(buf: &[u8], max: usize) -> Result<Option<Frame>, FrameError> {
             None => return Ok(None),
             Some(b"\r\n") => pos = end + 2,
             Some(_) => {
-                return Err(FrameError::invalid(
-                    "Protocol error: bulk string without its \\r\\n",
-                ));
+                return Err(FrameError::invalid("bulk string without its \\r\\n"));
             }
         }
     }
@@ -125,18 +123,14 @@ fn number_line(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, FrameError
     let rest = &buf[at + 1..];
     let Some(nl) = rest.iter().take(MAX_NUMBER_LINE).position(|&b| b == b'\n') else {
         if rest.len() >= MAX_NUMBER_LINE {
-            return Err(FrameError::invalid(
-                "Protocol error: a length line without its end",
-            ));
+            return Err(FrameError::invalid("a length line without its end"));
         }
         return Ok(None);
     };
     let digits = match rest[..nl].strip_suffix(b"\r") {
         Some(d) => d,
         None => {
-            return Err(FrameError::invalid(
-                "Protocol error: a length line not ended by \\r\\n",
-            ));
+            return Err(FrameError::invalid("a length line not ended by \\r\\n"));
         }
     };
     std::str::from_utf8(digits)
@@ -144,7 +138,13 @@ fn number_line(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, FrameError
         .filter(|d| !d.is_empty() && !d.starts_with('+'))
         .and_then(|d| d.parse::<i64>().ok())
         .map(|n| Some((n, at + 1 + nl + 1)))
-        .ok_or_else(|| FrameError::invalid("Protocol error: invalid multibulk length"))
+        .ok_or_else(|| {
+            FrameError::invalid(if buf[at] == b'$' {
+                "invalid bulk length"
+            } else {
+                "invalid multibulk length"
+            })
+        })
 }
 
 /// A command's arguments, from a frame the codec found whole.

@@ -22,10 +22,14 @@
 //!    `decode(buf, max)` looks at the bytes received and not yet used.
 //!    It answers `Ok(None)` to wait for more, `Ok(Some(Frame::whole(n)))`
 //!    when the first `n` bytes are one command, or an error
-//!    (`FrameError::invalid("Protocol error: ...")`) when the bytes cannot
+//!    (`FrameError::invalid("expected '$', got '+'")`) when the bytes cannot
 //!    be RESP. It never copies or keeps the bytes: the framework does.
 //!    RESP is self-describing (`*2` says two parts follow, `$4` says four
-//!    bytes), so `decode` walks the lengths and jumps over the data.
+//!    bytes), so `decode` walks the lengths and jumps over the data. On
+//!    an error the framework calls the handler's `on_frame_error`, which
+//!    may answer (this one sends Redis's own
+//!    `-ERR Protocol error: expected '$', got '+'`), logs the reason and
+//!    closes the connection.
 //! 2. **Refuse what is too big as soon as you know.** `max` is the
 //!    server's `max_message_bytes`: a `$` length over it is
 //!    `FrameError::TooLarge` at once, before a byte of the body is read.
@@ -51,7 +55,11 @@
 //!
 //! What each mode does to it is what it does to the `kv` example: in
 //! `serial`, `redis-benchmark -c 50` gets one connection served and 49
-//! waiting, so run serial with `-c 1`.
+//! waiting, so run serial with `-c 1`. `pool` serves `--workers`
+//! connections at once (2 by default), each until it leaves, so give it
+//! a worker per client (`--mode pool --workers 50`): with 2, the 48
+//! waiting clients never get their first reply and redis-benchmark never
+//! finishes.
 
 mod codec;
 
@@ -60,7 +68,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use codec::{RespCodec, bulk, error, integer, null, parse, simple};
-use tcpmodes::{Action, Config, Context, Handler, Program};
+use tcpmodes::{Action, Config, Context, FrameError, Handler, Program};
 
 /// Most keys the store holds, so clients cannot fill the server's memory
 /// without bound (each value is bounded by `max_message_bytes`).
@@ -87,6 +95,13 @@ impl Handler for Resp {
         }
         ctx.reply(self.execute(&name, &args[1..]));
         Action::Continue
+    }
+
+    /// Bytes that are not RESP: say why, as Redis does
+    /// (`-ERR Protocol error: expected '$', got '+'`), before the
+    /// framework closes the connection.
+    fn on_frame_error(&mut self, why: &FrameError, ctx: &mut Context<'_>) {
+        ctx.reply(error(&format!("ERR Protocol error: {why}")));
     }
 }
 
@@ -122,9 +137,12 @@ impl Resp {
                     None => error("ERR value is not an integer or out of range"),
                 }
             }
-            // redis-benchmark asks for two settings first; an empty answer
-            // tells it there is nothing to report.
-            (b"CONFIG", [get, ..]) if get.eq_ignore_ascii_case(b"GET") => b"*0\r\n".to_vec(),
+            (b"CONFIG", [get, names @ ..]) if get.eq_ignore_ascii_case(b"GET") => {
+                if names.is_empty() {
+                    return error("ERR wrong number of arguments for 'config|get' command");
+                }
+                config_get(names)
+            }
             (b"PING" | b"ECHO" | b"GET" | b"SET" | b"DEL" | b"INCR", _) => error(&format!(
                 "ERR wrong number of arguments for '{}' command",
                 String::from_utf8_lossy(name).to_lowercase()
@@ -135,6 +153,33 @@ impl Resp {
             )),
         }
     }
+}
+
+/// The settings `CONFIG GET` knows, with the values of a Redis that
+/// keeps nothing on disk (`redis-server --save '' --appendonly no`),
+/// which is what this store is.
+const SETTINGS: [(&str, &str); 2] = [("save", ""), ("appendonly", "no")];
+
+/// `CONFIG GET name...`: a flat array of name, value pairs for the names
+/// it knows (exact names, no glob patterns); unknown names are left out,
+/// as Redis leaves them out. redis-benchmark asks for `save` and
+/// `appendonly` before it starts and wants each pair: an empty array makes
+/// it print `WARNING: Could not fetch server CONFIG`.
+fn config_get(names: &[&[u8]]) -> Vec<u8> {
+    let found: Vec<_> = SETTINGS
+        .iter()
+        .filter(|(setting, _)| {
+            names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(setting.as_bytes()))
+        })
+        .collect();
+    let mut out = format!("*{}\r\n", found.len() * 2).into_bytes();
+    for (setting, value) in found {
+        out.extend(bulk(setting.as_bytes()));
+        out.extend(bulk(value.as_bytes()));
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -186,6 +231,7 @@ mod tests {
             (&b"*2\r\n+PING\r\n"[..], "expected '$', got '+'"),
             (b"*x\r\n", "invalid multibulk length"),
             (b"*1\r\n$-5\r\n", "invalid bulk length"),
+            (b"*1\r\n$x\r\n", "invalid bulk length"),
             (b"*1\r\n$4\r\nPINGxx", "without its"),
         ] {
             let mut s = session(&Store::default());
@@ -193,6 +239,28 @@ mod tests {
                 Step::Close(reason) => assert!(reason.to_string().contains(why), "{reason}"),
                 step => panic!("{input:?}: {step:?}"),
             }
+            // The client is told why, as Redis tells it, before the close.
+            let told = String::from_utf8(s.take_output()).unwrap();
+            assert!(told.starts_with("-ERR Protocol error: "), "{told:?}");
+            assert!(told.contains(why) && told.ends_with("\r\n"), "{told:?}");
         }
+    }
+
+    #[test]
+    fn config_get_answers_the_pairs_redis_benchmark_asks_for() {
+        let mut s = session(&Store::default());
+        s.receive(
+            b"CONFIG GET save\r\nconfig get APPENDONLY\r\n\
+              CONFIG GET nothing\r\nCONFIG GET save appendonly\r\nCONFIG GET\r\n",
+        );
+        let want: &[u8] = b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n\
+            *2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n\
+            *0\r\n\
+            *4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n\
+            -ERR wrong number of arguments for 'config|get' command\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&s.take_output()),
+            String::from_utf8_lossy(want)
+        );
     }
 }
