@@ -33,10 +33,21 @@ pub fn bin_command(args: &[&str]) -> Command {
 }
 
 /// An example's binary, which plain `cargo test` builds. Fails the test if
-/// it is missing or older than its source.
+/// it is missing or older than its source (`examples/NAME.rs`, or every
+/// file of `examples/NAME/`).
 pub fn example_bin(name: &str) -> PathBuf {
     let bin = example_path(name);
-    let source = super::repo_path(&format!("examples/{name}.rs"));
+    let file = super::repo_path(&format!("examples/{name}.rs"));
+    let sources: Vec<PathBuf> =
+        match std::fs::read_dir(super::repo_path(&format!("examples/{name}"))) {
+            Ok(dir) => dir.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => vec![file],
+        };
+    let source = sources
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .cloned()
+        .unwrap_or_default();
     let built = std::fs::metadata(&bin).and_then(|m| m.modified());
     let edited = std::fs::metadata(&source).and_then(|m| m.modified());
     match (built, edited) {
