@@ -108,8 +108,8 @@ pub use idle::{IdleReport, ProcessSample, main_idle, render_idle, run_idle};
 pub use plot::{PlotError, plot_svg};
 pub use render::{render, render_comparison};
 pub use report::{
-    BenchReport, ClientTimeline, ConnectionSpan, ExchangeTexts, LatencySummary, RequestSpan,
-    SCHEMA_VERSION,
+    BenchReport, ClientTimeline, ConnectionSpan, ExchangeTexts, LatencySummary, MinMedianMax,
+    RequestSpan, SCHEMA_VERSION, Spread,
 };
 pub use run::{main_bench, run_bench};
 pub use tally::{ErrorCounts, NeverAnswered};

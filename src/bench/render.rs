@@ -651,6 +651,7 @@ mod tests {
             rate: None,
             timeline: Vec::new(),
             never_answered: Default::default(),
+            repeat: None,
             exchange: None,
         }
     }

@@ -196,6 +196,11 @@ pub struct BenchReport {
     /// fails such a run.
     #[serde(default)]
     pub never_answered: NeverAnswered,
+    /// `--repeat N` (N > 1): the same measurement was run N times; this
+    /// report is the run with the median throughput, and this is the
+    /// spread of the headline figures over all N (absent for one run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Spread>,
     /// `--greeting`, `--request` and `--expect` as given, when any was:
     /// the exchange was not the echo protocol's. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +240,7 @@ impl Default for BenchReport {
             rate: None,
             timeline: Vec::new(),
             never_answered: NeverAnswered::default(),
+            repeat: None,
             exchange: None,
         }
     }
@@ -264,6 +270,59 @@ pub struct ClientTimeline {
     pub client: usize,
     /// Its connections, in order (one for a persistent client).
     pub connections: Vec<ConnectionSpan>,
+}
+
+/// The headline figures over the runs of `--repeat N`: each as its
+/// minimum, median and maximum, so one lucky or unlucky run on a busy
+/// machine is seen for what it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// How many runs.
+    pub runs: usize,
+    /// Throughput, messages (or, with `--churn`, connections) per second.
+    pub msgs_per_sec: MinMedianMax,
+    /// p99 latency of the answered requests, µs.
+    pub latency_p99_us: MinMedianMax,
+    /// p99 wait for service, µs.
+    pub wait_p99_us: MinMedianMax,
+    /// p99 wait for a worker or a loop, µs, when the server logged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_p99_us: Option<MinMedianMax>,
+    /// Clients answered.
+    pub clients_answered: MinMedianMax,
+}
+
+/// One figure over several runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinMedianMax {
+    /// The smallest.
+    pub min: f64,
+    /// The middle one (of an even count, the mean of the two middle ones).
+    pub median: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl MinMedianMax {
+    /// The spread of `values`; all zero when there are none.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> MinMedianMax {
+        let mut v: Vec<f64> = values.into_iter().collect();
+        if v.is_empty() {
+            return MinMedianMax::default();
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        MinMedianMax {
+            min: v[0],
+            median,
+            max: v[n - 1],
+        }
+    }
 }
 
 /// One connection of a [`ClientTimeline`].

@@ -174,6 +174,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         queue_us: None,
         timeline: Vec::new(),
         never_answered: total.never_answered,
+        repeat: None,
         exchange: (load.greeting.is_some() || load.request.is_some() || load.expect.is_some())
             .then(|| ExchangeTexts {
                 greeting: load.greeting.clone(),
