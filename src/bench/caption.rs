@@ -18,6 +18,12 @@ pub(super) struct RunParams {
     pub(super) messages: Option<u64>,
     /// Measured seconds per mode, for a timed run.
     pub(super) duration_secs: Option<f64>,
+    /// What each measurement was of: `mode`, `server` (`compare
+    /// --server`) or `run` (`bench`).
+    pub(super) per: &'static str,
+    /// Runs of each measurement (`--repeat`): above 1, the figures are the
+    /// median run's.
+    pub(super) runs: usize,
     /// Payload bytes per message.
     pub(super) size: usize,
     /// `--request`, when the exchange is not echo's: then the size says
@@ -46,10 +52,12 @@ impl RunParams {
     pub(super) fn from_reports(rows: &[(String, BenchReport)]) -> Option<RunParams> {
         let (_, r) = rows.first()?;
         Some(RunParams {
+            runs: r.repeat.as_ref().map_or(1, |s| s.runs),
             handler: String::new(),
             clients: r.clients,
             messages: r.messages_per_client,
             duration_secs: r.messages_per_client.is_none().then_some(r.duration_secs),
+            per: "mode",
             size: r.size,
             request: r.exchange.as_ref().and_then(|e| e.request.clone()),
             delay_ms: None,
@@ -73,7 +81,7 @@ impl RunParams {
         parts.push(plural(self.clients as u64, "client"));
         parts.push(match (self.messages, self.duration_secs) {
             (Some(m), _) => format!("{} each", plural(m, "message")),
-            (None, Some(d)) => format!("{} per mode", duration_s(d)),
+            (None, Some(d)) => format!("{} per {}", duration_s(d), self.per),
             (None, None) => "timed".into(),
         });
         parts.push(match &self.request {
@@ -102,6 +110,9 @@ impl RunParams {
             Some(r) => format!("open loop at {r} requests/s"),
             None => "closed loop".into(),
         });
+        if self.runs > 1 {
+            parts.push(format!("median of {} runs", self.runs));
+        }
         parts.join(", ")
     }
 }
@@ -122,6 +133,8 @@ mod tests {
     #[test]
     fn the_line_names_every_setting_that_shapes_the_result() {
         let mut p = RunParams {
+            per: "mode",
+            runs: 1,
             handler: "echo".into(),
             clients: 4,
             messages: None,

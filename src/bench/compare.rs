@@ -15,15 +15,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, LazyLock};
 
 use super::caption::RunParams;
-use super::compare_table::{NOTES, Shape};
+use super::compare_table::{Shape, notes};
 use super::flags::{self, BenchArgs, LoadArgs, OutputFormat, ServerCalls};
-use super::picture::check_output;
-use super::plot::plot;
+
 use super::render::ComparisonStream;
+use super::repeat::combine;
 use super::report::BenchReport;
 use super::run::run_bench;
-use super::timeline::render_text;
-use super::timeline_plot::plot_timeline;
+use super::views::Views;
 use crate::call_log::CallLog;
 use crate::handler::HandlerFactory;
 use crate::{Config, EchoHandler, Framing, Mode, Server};
@@ -87,6 +86,44 @@ pub struct CompareArgs {
     /// Exit 0 even when errors occurred, or a mode answered no client at all
     #[arg(long)]
     pub allow_errors: bool,
+    /// Compare running servers instead of this program's modes: NAME=ADDR,
+    /// repeatable, in order (e.g. --server serial=127.0.0.1:9998
+    /// --server threads=127.0.0.1:9996): any server, in any language
+    #[arg(
+        long = "server",
+        value_name = "NAME=ADDR",
+        value_parser = parse_server,
+        conflicts_with_all = ["modes", "delay_ms", "workers", "loops", "max_connections", "backlog"],
+    )]
+    pub servers: Vec<NamedServer>,
+    /// Run each measurement this many times, interleaved across the modes
+    /// or servers, and report the median run with the min and max of its
+    /// figures (one run on a shared machine can be off by far)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+}
+
+/// A running server `compare --server` measures: its name in the table
+/// and pictures, and its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedServer {
+    /// The label: `serial`, `py-threads`, ...
+    pub name: String,
+    /// `HOST:PORT`.
+    pub addr: String,
+}
+
+/// `NAME=ADDR`, both non-empty.
+fn parse_server(text: &str) -> Result<NamedServer, String> {
+    match text.split_once('=') {
+        Some((name, addr)) if !name.is_empty() && !addr.is_empty() => Ok(NamedServer {
+            name: name.to_string(),
+            addr: addr.to_string(),
+        }),
+        _ => Err(format!(
+            "`{text}` is not NAME=ADDR, e.g. serial=127.0.0.1:9998"
+        )),
+    }
 }
 
 /// `--modes` default: every mode, in the order of [`Mode::ALL`], so a new
@@ -177,20 +214,33 @@ impl ServeSpec {
     /// What the comparison was run with, for captions and the table.
     fn params(&self, args: &CompareArgs, rows: &[(String, BenchReport)]) -> RunParams {
         let bench = bench_args(args, self, "");
+        // Servers of their own: nothing of compare's set them up.
+        let own = !args.servers.is_empty();
         RunParams {
-            handler: self.name.clone(),
+            per: if own { "server" } else { "mode" },
+            runs: args.repeat.max(1) as usize,
+            handler: if own {
+                String::new()
+            } else {
+                self.name.clone()
+            },
             clients: bench.load.clients,
             messages: bench.load.messages,
             duration_secs: bench.load.duration,
             size: bench.load.size,
             request: bench.load.request.clone(),
-            delay_ms: self.factory.is_none().then(|| args.delay_ms.unwrap_or(0)),
+            delay_ms: (!own && self.factory.is_none()).then(|| args.delay_ms.unwrap_or(0)),
             framing: bench.load.framing,
-            workers: args.workers.unwrap_or(self.defaults.workers),
-            loops: if args
-                .modes
-                .iter()
-                .any(|m| matches!(m, Mode::Event | Mode::EventWorkers))
+            workers: if own {
+                0
+            } else {
+                args.workers.unwrap_or(self.defaults.workers)
+            },
+            loops: if !own
+                && args
+                    .modes
+                    .iter()
+                    .any(|m| matches!(m, Mode::Event | Mode::EventWorkers))
             {
                 args.loops.unwrap_or(self.defaults.loops)
             } else {
@@ -201,6 +251,37 @@ impl ServeSpec {
             rate: rows.first().and_then(|(_, r)| r.rate),
         }
     }
+}
+
+/// The rows' labels: the servers' names, or the modes'.
+fn labels(args: &CompareArgs) -> Vec<String> {
+    if args.servers.is_empty() {
+        args.modes.iter().map(|m| m.name().to_string()).collect()
+    } else {
+        args.servers.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
+/// One run of `mode` on a fresh in-process server. The server logs when
+/// each handler call begins, so a request waiting for a worker or a loop
+/// is told from one being served.
+fn run_mode(args: &CompareArgs, spec: &ServeSpec, mode: Mode) -> Result<BenchReport, String> {
+    let calls = Arc::new(CallLog::default());
+    let server = Server::bind_logging(
+        spec.config(args, mode),
+        spec.factory(args),
+        Some(calls.clone()),
+    )
+    .map_err(|e| format!("{mode}: {e}"))?
+    .spawn();
+    log::info!("compare: {mode} mode on {}", server.local_addr());
+    let mut bench = bench_args(args, spec, &server.local_addr().to_string());
+    bench.calls = ServerCalls(Some(calls));
+    // Requests are recorded to be matched with the calls.
+    bench.timeline = true;
+    let report = run_bench(&bench).map_err(|e| format!("{mode}: {e}"));
+    server.stop();
+    report
 }
 
 /// The bench each mode gets: compare's load, at `addr`.
@@ -233,31 +314,33 @@ pub(crate) fn run_compare_with(
     spec: &ServeSpec,
     mut on_row: impl FnMut(&str, &BenchReport),
 ) -> Result<Vec<(String, BenchReport)>, String> {
+    let labels = labels(args);
+    // Round by round, every mode or server once a round, so a machine
+    // busy for a while slows all of them alike.
+    let mut runs: Vec<Vec<BenchReport>> = vec![Vec::new(); labels.len()];
+    for round in 0..args.repeat.max(1) {
+        for (i, label) in labels.iter().enumerate() {
+            if args.repeat > 1 {
+                eprintln!("compare: {label}, run {} of {}", round + 1, args.repeat);
+            }
+            let report = match args.servers.get(i) {
+                Some(server) => run_bench(&bench_args(args, spec, &server.addr))
+                    .map_err(|e| format!("{label} ({}): {e}", server.addr))?,
+                None => run_mode(args, spec, args.modes[i])?,
+            };
+            runs[i].push(report);
+        }
+    }
     let mut rows = Vec::new();
-    for &mode in &args.modes {
-        // The server logs when each handler call begins, so a request
-        // waiting for a worker or a loop is told from one being served.
-        let calls = Arc::new(CallLog::default());
-        let server = Server::bind_logging(
-            spec.config(args, mode),
-            spec.factory(args),
-            Some(calls.clone()),
-        )
-        .map_err(|e| format!("{mode}: {e}"))?
-        .spawn();
-        log::info!("compare: {mode} mode on {}", server.local_addr());
-        let mut bench = bench_args(args, spec, &server.local_addr().to_string());
-        bench.calls = ServerCalls(Some(calls));
-        // Requests are recorded to be matched with the calls.
-        bench.timeline = true;
-        let report = run_bench(&bench).map_err(|e| format!("{mode}: {e}"));
-        server.stop();
-        let mut report = report?;
-        if !(args.timeline || args.timeline_svg.is_some()) {
+    for (label, runs) in labels.into_iter().zip(runs) {
+        let Some(mut report) = combine(runs) else {
+            continue;
+        };
+        if !views(args).need_timeline() {
             report.timeline.clear();
         }
-        on_row(mode.name(), &report);
-        rows.push((mode.name().to_string(), report));
+        on_row(&label, &report);
+        rows.push((label, report));
     }
     Ok(rows)
 }
@@ -293,13 +376,14 @@ pub(crate) fn main_compare_with(args: &CompareArgs, spec: &ServeSpec) -> ExitCod
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let labels = args.modes.iter().map(|m| m.name().chars().count());
+    let widths = labels(args).iter().map(|l| l.chars().count()).max();
     let shape = Shape {
-        label_width: labels.max().unwrap_or(0),
+        label_width: widths.unwrap_or(0),
         clients: args.load.clients,
         churn: args.load.churn,
         not_echo: false,
-        queue: true,
+        queue: args.servers.is_empty(),
+        repeat: args.repeat > 1,
     };
     let stream = ComparisonStream::new(args.format, &shape);
     let table = args.format == OutputFormat::Table;
@@ -316,24 +400,10 @@ pub(crate) fn main_compare_with(args: &CompareArgs, spec: &ServeSpec) -> ExitCod
     };
     emit(&stream.end(&rows));
     if table {
-        emit(NOTES);
-    }
-    if args.timeline {
-        let text = render_text(&rows);
-        if table {
-            emit(&format!("\n{text}"));
-        } else {
-            eprint!("{text}");
-        }
+        emit(&notes(&shape));
     }
     let params = spec.params(args, &rows);
-    let mut drawn = true;
-    if let Some(path) = &args.plot {
-        drawn &= report_picture(plot(&rows, &params, path), path, "Chart");
-    }
-    if let Some(path) = &args.timeline_svg {
-        drawn &= report_picture(plot_timeline(&rows, &params, path), path, "Timeline");
-    }
+    let drawn = views(args).show(&rows, &params, table, emit);
     let problems = verdict(&rows);
     for p in &problems {
         let level = if args.allow_errors {
@@ -349,30 +419,21 @@ pub(crate) fn main_compare_with(args: &CompareArgs, spec: &ServeSpec) -> ExitCod
     ExitCode::SUCCESS
 }
 
+/// The views compare's flags ask for.
+fn views(args: &CompareArgs) -> Views {
+    Views {
+        timeline: args.timeline,
+        timeline_svg: args.timeline_svg.clone(),
+        plot: args.plot.clone(),
+    }
+}
+
 /// Writes `text` to stdout at once: a row must show while the next mode
 /// runs, and a closed pipe must not panic the program.
 fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-}
-
-/// Says where a picture went, or why it did not; true if written.
-fn report_picture(
-    result: Result<(), super::PlotError>,
-    path: &std::path::Path,
-    what: &str,
-) -> bool {
-    match result {
-        Ok(()) => {
-            eprintln!("{what} written to {}", path.display());
-            true
-        }
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            false
-        }
-    }
 }
 
 /// Everything that can be refused before a run, so a wrong flag or a
@@ -395,15 +456,7 @@ fn preflight(args: &CompareArgs, spec: &ServeSpec) -> Result<(), String> {
             spec.defaults.codec_name()
         ));
     }
-    if let Some(path) = &args.plot {
-        check_output(path, "--plot")?;
-    }
-    if let Some(path) = &args.timeline_svg {
-        check_output(path, "--timeline-svg")?;
-        if args.plot.as_ref() == Some(path) {
-            return Err("--plot and --timeline-svg name the same file".into());
-        }
-    }
+    views(args).check()?;
     flags::check(&bench_args(args, spec, "127.0.0.1:1")).map_err(|e| e.to_string())?;
     for &mode in &args.modes {
         spec.config(args, mode)

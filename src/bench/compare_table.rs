@@ -30,6 +30,8 @@ pub(super) struct Shape {
     /// The servers log their handler calls (in-process): show each
     /// request's wait for a worker or a loop.
     pub(super) queue: bool,
+    /// Each row is the median of several runs: show their spread.
+    pub(super) repeat: bool,
 }
 
 impl Shape {
@@ -45,6 +47,7 @@ impl Shape {
             churn: rows.iter().any(|(_, r)| r.churn),
             not_echo: rows.iter().any(|(_, r)| r.protocol != Protocol::Echo),
             queue: rows.iter().any(|(_, r)| r.queue_us.is_some()),
+            repeat: rows.iter().any(|(_, r)| r.repeat.is_some()),
         }
     }
 }
@@ -138,6 +141,21 @@ const COLUMNS: &[Column] = &[
         shown: always,
         width: |_| 7,
         cell: |_, r| per_sec(r.msgs_per_sec),
+    },
+    Column {
+        header: "msgs/s min-max",
+        right: true,
+        shown: |s| s.repeat,
+        width: |_| 15,
+        cell: |_, r| {
+            r.repeat.as_ref().map_or("-".into(), |s| {
+                format!(
+                    "{}-{}",
+                    per_sec(s.msgs_per_sec.min),
+                    per_sec(s.msgs_per_sec.max)
+                )
+            })
+        },
     },
     Column {
         header: "conns/s",
@@ -260,13 +278,31 @@ impl Layout {
 /// What the first columns mean, printed under the table for people (not
 /// part of [`render_comparison`](super::render_comparison), whose output
 /// scripts count in lines).
-pub(super) const NOTES: &str = "\
+pub(super) fn notes(shape: &Shape) -> String {
+    let mut notes = String::from(
+        "\
 served: clients that got at least one answer, of all clients. A client never served sends
   nothing, so msgs/s and latency describe only the served ones; its wait (connect to first
   byte of service) lasts until the run ends, and wait p99 shows it.
+",
+    );
+    if shape.queue {
+        notes.push_str(
+            "\
 queue: how long a request of a served client waited for a worker or a loop before its
   handler call began (its latency includes it).
-";
+",
+        );
+    }
+    if shape.repeat {
+        notes.push_str(
+            "\
+each row is the run with the median msgs/s of its repeats; min-max is their spread.
+",
+        );
+    }
+    notes
+}
 
 #[cfg(test)]
 mod tests {

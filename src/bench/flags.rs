@@ -229,12 +229,24 @@ pub struct BenchArgs {
     #[arg(long, requires = "idle")]
     pub pid: Option<u32>,
 
-    /// Record who was served when into [`BenchReport::timeline`]
-    /// (`compare --timeline` sets it; not a flag of `bench`).
-    ///
-    /// [`BenchReport::timeline`]: super::BenchReport::timeline
-    #[arg(skip)]
+    /// Also print who was served when: a row per client (to stderr with
+    /// --format json or csv); recorded in the JSON's `timeline`
+    #[arg(long)]
     pub timeline: bool,
+
+    /// Also draw who was served when into this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub timeline_svg: Option<PathBuf>,
+
+    /// Also draw wait, throughput and latency into this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+
+    /// Run the measurement this many times and report the run with the
+    /// median throughput, with the min, median and max of the headline
+    /// figures (one run on a shared machine can be off by far)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
 
     /// The server's log of its handler calls, when it runs in this
     /// process (`compare`): each request's wait for a worker or a loop is
@@ -277,13 +289,16 @@ impl BenchArgs {
             hold: 1.0,
             pid: None,
             timeline: false,
+            timeline_svg: None,
+            plot: None,
+            repeat: 1,
             calls: ServerCalls::default(),
         }
     }
 }
 
 /// The flags that shape a load, which `--idle` (no load at all) refuses.
-const IDLE_CONFLICTS: [&str; 11] = [
+const IDLE_CONFLICTS: [&str; 15] = [
     "clients",
     "duration",
     "messages",
@@ -295,6 +310,10 @@ const IDLE_CONFLICTS: [&str; 11] = [
     "expect",
     "threads",
     "histogram",
+    "timeline",
+    "timeline_svg",
+    "plot",
+    "repeat",
 ];
 
 /// The protocol the generator speaks, and so what counts as a right

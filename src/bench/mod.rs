@@ -50,6 +50,7 @@
 //! | `spectrum.rs` | `--histogram`: the latency's percentile spectrum as HdrHistogram and wrk2 print it |
 //! | `plot.rs` | the SVG chart of `compare --plot` |
 //! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired, and the exit verdict |
+//! | `repeat.rs` | `--repeat N`: the median run, and the spread of the headline figures |
 //! | `idle.rs` | `--idle`: [`run_idle`], [`IdleReport`]: N silent connections held, and the server's memory and threads meanwhile (it shares only flags, exchange and plan) |
 //! | `compare.rs` | [`CompareArgs`], [`run_compare`], [`main_compare`] |
 //!
@@ -63,6 +64,7 @@
 //! | `picture.rs` | SVG or PNG by extension, paths checked before a run, the embedded font, [`PlotError`] |
 //! | `timeline.rs` | `compare --timeline`: who was served when, as ASCII rows |
 //! | `timeline_plot.rs` | `compare --timeline-svg`: the same, as a picture |
+//! | `views.rs` | the timeline, its picture and the chart, asked for by `bench` or `compare` alike |
 //!
 //! (`plot.rs` draws the chart of `compare --plot` as SVG or PNG: throughput,
 //! wait and latency, each bar marked `answered k/n`.)
@@ -86,6 +88,7 @@ mod plan;
 mod plot;
 mod progress;
 mod render;
+mod repeat;
 mod report;
 mod run;
 mod schedule;
@@ -99,6 +102,7 @@ mod picture;
 mod timeline;
 mod timeline_plot;
 mod units;
+mod views;
 
 pub use compare::{CompareArgs, main_compare, run_compare};
 pub(crate) use compare::{ServeSpec, main_compare_with};

@@ -168,6 +168,8 @@ enum Show {
     /// Only when some row knows its requests' waits for a worker or a
     /// loop (`compare`'s own servers).
     Queue,
+    /// Only when some row is the median of several runs (`--repeat`).
+    Repeat,
 }
 
 /// How a report field appears in the table, for people.
@@ -481,7 +483,44 @@ const COLUMNS: &[Column] = &[
         cell: |_, r| queue(r, |s| s.max),
         table: None,
     },
+    Column {
+        csv: "runs",
+        cell: |_, r| r.repeat.as_ref().map_or(1, |s| s.runs).to_string(),
+        table: None,
+    },
+    Column {
+        csv: "msgs_per_sec_min",
+        cell: |_, r| spread(r, |s| s.msgs_per_sec.min),
+        table: Some(TableColumn {
+            header: "msgs/s min-max",
+            place: 21,
+            right: true,
+            show: Show::Repeat,
+            cell: Some(|_, r| {
+                r.repeat.as_ref().map_or(String::new(), |s| {
+                    format!("{}-{}", rate(s.msgs_per_sec.min), rate(s.msgs_per_sec.max))
+                })
+            }),
+        }),
+    },
+    Column {
+        csv: "msgs_per_sec_median",
+        cell: |_, r| spread(r, |s| s.msgs_per_sec.median),
+        table: None,
+    },
+    Column {
+        csv: "msgs_per_sec_max",
+        cell: |_, r| spread(r, |s| s.msgs_per_sec.max),
+        table: None,
+    },
 ];
+
+/// A figure of `--repeat`'s spread for the CSV; empty for one run.
+fn spread(r: &BenchReport, pick: fn(&super::report::Spread) -> f64) -> String {
+    r.repeat
+        .as_ref()
+        .map_or(String::new(), |s| format!("{:.1}", pick(s)))
+}
 
 /// A table column in human units (µs, ms, s) from a function of the report.
 const fn human(header: &'static str, place: u8, cell: Cell) -> Option<TableColumn> {
@@ -517,6 +556,7 @@ fn table(rows: &[Row<'_>]) -> String {
     let protocol = rows.iter().any(|(_, r)| r.protocol != Protocol::Echo);
     let open_loop = rows.iter().any(|(_, r)| r.rate.is_some());
     let queued = rows.iter().any(|(_, r)| r.queue_us.is_some());
+    let repeated = rows.iter().any(|(_, r)| r.repeat.is_some());
     let mut cols: Vec<(&TableColumn, Cell)> = COLUMNS
         .iter()
         .filter_map(|c| c.table.as_ref().map(|t| (t, t.cell.unwrap_or(c.cell))))
@@ -527,6 +567,7 @@ fn table(rows: &[Row<'_>]) -> String {
             Show::NotEcho => protocol,
             Show::Rate => open_loop,
             Show::Queue => queued,
+            Show::Repeat => repeated,
         })
         .collect();
     cols.sort_by_key(|(t, _)| t.place);
@@ -667,9 +708,10 @@ mod tests {
              conns_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,samples,err_refused,\
              err_reset,err_timeout,err_wrong_reply,err_closed_early,err_other,err_total,\
              protocol,clients_answered,clients_unanswered,wait_p50_us,wait_p90_us,wait_p99_us,\
-             wait_max_us,unanswered,rate,queue_p50_us,queue_p99_us,queue_max_us\n\
+             wait_max_us,unanswered,rate,queue_p50_us,queue_p99_us,queue_max_us,runs,\
+             msgs_per_sec_min,msgs_per_sec_median,msgs_per_sec_max\n\
              ,\"host,\"\"x\"\":1\",4,2,line,64,true,,0.250,1.235,100,90,1,5,100.0,150.5,\
-             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2,1,100,200,3000000,3000000,3,,,,\n"
+             10,20,30,40,50,12.3,90,1,2,0,3,0,4,10,echo,2,1,100,200,3000000,3000000,3,,,,,1,,,\n"
         );
     }
 
@@ -713,7 +755,7 @@ mod tests {
         assert_eq!(header[at + 1], "msgs/s");
         assert!(t.lines().nth(1).unwrap().contains(" 100  "), "{t}");
         let csv = render(&open, OutputFormat::Csv);
-        assert!(csv.trim_end().ends_with(",3,100.0,,,"), "{csv}");
+        assert!(csv.trim_end().ends_with(",3,100.0,,,,1,,,"), "{csv}");
     }
 
     /// Streamed piece by piece, a comparison is the same text as rendered

@@ -14,19 +14,22 @@ use std::time::{Duration, Instant};
 
 use super::account::Span;
 use super::blocking_client::Dedicated;
+use super::caption::RunParams;
 use super::error::BenchError;
 use super::event_client::Worker;
 use super::exchange::Exchange;
-use super::flags::{self, BenchArgs, DEFAULT_MAX_THREADS, Protocol};
+use super::flags::{self, BenchArgs, DEFAULT_MAX_THREADS, OutputFormat, Protocol};
 use super::plan::{Plan, preflight};
 use super::progress::{Progress, progress_bar, update_bar};
 use super::render::{error_breakdown, render};
+use super::repeat::combine;
 use super::report::{
     BenchReport, ClientTimeline, ConnectionSpan, ExchangeTexts, LatencySummary, RequestSpan,
     SCHEMA_VERSION,
 };
 use super::spectrum::percentile_distribution;
 use super::tally::{NeverAnswered, Tally};
+use super::views::Views;
 use crate::call_log::LoggedConn;
 use hdrhistogram::Histogram;
 
@@ -289,14 +292,37 @@ pub fn main_bench(args: &BenchArgs) -> ExitCode {
     if args.idle.is_some() {
         return super::idle::main_idle(args);
     }
-    match run_bench(args) {
-        Ok(r) => {
+    let views = Views {
+        timeline: args.timeline,
+        timeline_svg: args.timeline_svg.clone(),
+        plot: args.plot.clone(),
+    };
+    if let Err(e) = views.check() {
+        eprintln!("bench: {e}");
+        return ExitCode::from(2);
+    }
+    let mut run = args.clone();
+    run.timeline = views.need_timeline();
+    match run_repeated(&run) {
+        Ok(mut r) => {
+            let rows = [(args.addr.clone(), r.clone())];
+            if !args.timeline {
+                r.timeline.clear();
+            }
             print!("{}", render(&r, args.format));
+            let drawn = match RunParams::from_reports(&rows) {
+                Some(mut params) => {
+                    params.per = "run";
+                    let table = args.format == OutputFormat::Table;
+                    views.show(&rows, &params, table, |t| print!("{t}"))
+                }
+                None => true,
+            };
             let complaints = verdict(&r, args.allow_errors);
             for line in &complaints {
                 eprintln!("bench: {line}");
             }
-            if complaints.is_empty() {
+            if complaints.is_empty() && drawn {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -307,6 +333,16 @@ pub fn main_bench(args: &BenchArgs) -> ExitCode {
             ExitCode::from(if e.is_usage() { 2 } else { 1 })
         }
     }
+}
+
+/// [`run_bench`] `--repeat` times, told as the median run with the
+/// spread of all (see `repeat.rs`).
+pub fn run_repeated(args: &BenchArgs) -> Result<BenchReport, BenchError> {
+    let mut runs = Vec::new();
+    for _ in 0..args.repeat.max(1) {
+        runs.push(run_bench(args)?);
+    }
+    combine(runs).ok_or_else(|| BenchError::InvalidArgs("--repeat must be at least 1".into()))
 }
 
 /// Why `r` fails the run, one line each (none: it passes). A run in which
