@@ -230,8 +230,6 @@ fn axis(end: f64, width: usize, indent: usize) -> String {
 /// The timeline of every mode as text, on one time axis: a line per mode,
 /// a row per client (at most [`MAX_ROWS`]), the axis, and a legend.
 pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
-    let queued = rows.iter().any(|(_, r)| has(r, Overlay::Queued));
-    let outstanding = rows.iter().any(|(_, r)| has(r, Overlay::Outstanding));
     let end = axis_end(rows);
     let most = rows.iter().map(|(_, r)| r.clients).max().unwrap_or(1);
     let name_width = format!("client {}", most.saturating_sub(1)).len();
@@ -243,6 +241,8 @@ pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
     );
     out.push_str(&axis(end, WIDTH, indent));
     let mut unknown = false;
+    // The marks drawn, so the legend names those and no others.
+    let mut used = String::new();
     for (label, r) in rows {
         let _ = writeln!(
             out,
@@ -260,6 +260,7 @@ pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
                     (unknown_row(r, end), "not recorded".into())
                 }
             };
+            used.push_str(&row);
             let _ = writeln!(out, "  {name:<name_width$}  {row}  {note}");
         }
         if r.clients > MAX_ROWS {
@@ -270,20 +271,21 @@ pub(super) fn render_text(rows: &[(String, BenchReport)]) -> String {
             );
         }
     }
-    let _ = write!(
-        out,
-        "legend: '{SERVED}' being served   '{WAITING}' connected, waiting to be served   "
-    );
-    if queued {
-        let _ = write!(out, "'{QUEUED}' request waiting for a worker or loop   ");
+    out.push_str("legend:");
+    for (mark, meaning) in [
+        (SERVED, "being served"),
+        (WAITING, "connected, waiting to be served"),
+        (QUEUED, "request waiting for a worker or loop"),
+        (
+            OUTSTANDING,
+            "request outstanding (served or queued: only the server knows)",
+        ),
+    ] {
+        if used.contains(mark) {
+            let _ = write!(out, " '{mark}' {meaning}  ");
+        }
     }
-    if outstanding {
-        let _ = write!(
-            out,
-            "'{OUTSTANDING}' request outstanding (served or queued: only the server knows)   "
-        );
-    }
-    let _ = write!(out, "'{IDLE}' done or not connected");
+    let _ = write!(out, " '{IDLE}' done or not connected");
     if unknown {
         let _ = write!(out, "   '{UNKNOWN}' not recorded");
     }
