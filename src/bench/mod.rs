@@ -48,7 +48,7 @@
 //! | `report.rs` | [`BenchReport`], [`LatencySummary`], [`SCHEMA_VERSION`]: data only |
 //! | `render.rs` | table, JSON and CSV, from one list of columns |
 //! | `spectrum.rs` | `--histogram`: the latency's percentile spectrum as HdrHistogram and wrk2 print it |
-//! | `plot.rs` | the SVG chart of `compare --plot` |
+//! | `plot/` | the chart of `--plot`: served counts first, then wait, throughput and latency stacked (`mod.rs` builds it, `draw.rs` draws it, `text.rs` fits its text) |
 //! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired, and the exit verdict |
 //! | `repeat.rs` | `--repeat N`: the median run, and the spread of the headline figures |
 //! | `idle.rs` | `--idle`: [`run_idle`], [`IdleReport`]: N silent connections held, and the server's memory and threads meanwhile (it shares only flags, exchange and plan) |
@@ -66,8 +66,9 @@
 //! | `timeline_plot.rs` | `compare --timeline-svg`: the same, as a picture |
 //! | `views.rs` | the timeline, its picture and the chart, asked for by `bench` or `compare` alike |
 //!
-//! (`plot.rs` draws the chart of `compare --plot` as SVG or PNG: throughput,
-//! wait and latency, each bar marked `answered k/n`.)
+//! (`plot/` draws the chart of `--plot` as SVG or PNG: each mode's served
+//! count first, then wait, throughput and latency; a mode that left
+//! clients unserved has its throughput and latency bars marked.)
 //!
 //! The generator must not be the bottleneck, so a thread drives many
 //! clients on an event loop, except a thread left with a single persistent
