@@ -192,14 +192,6 @@ fn summary(client: &ClientTimeline) -> String {
     }
 }
 
-/// Whether any request of `r` shows as `kind`.
-pub(super) fn has(r: &BenchReport, kind: Overlay) -> bool {
-    r.timeline
-        .iter()
-        .flat_map(|c| &c.connections)
-        .any(|c| overlays(c).any(|(k, _)| k == kind))
-}
-
 /// The axis: tick labels over a ruler, indented by `indent` columns.
 fn axis(end: f64, width: usize, indent: usize) -> String {
     let ticks = Ticks::up_to(end, (width / 8).max(1));

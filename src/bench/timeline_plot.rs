@@ -13,8 +13,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::caption::RunParams;
 use super::picture::{self, FAMILY, Picture, PlotError, TickedAxis, plot_err};
+use super::plot::text::{balance, text_width};
 use super::report::BenchReport;
-use super::timeline::{Overlay, axis_end, has, overlays, phases};
+use super::timeline::{Overlay, axis_end, overlays, phases};
 use super::units::Ticks;
 
 /// Clients drawn per mode at most; the caption of a cut panel says so.
@@ -23,7 +24,12 @@ const MAX_BARS: usize = 100;
 const ROW: u32 = 22;
 /// About the width of a README page, so text reads at the size shown.
 const WIDTH: u32 = 900;
-const HEADER: u32 = 134;
+/// Left and right margin of the header's text.
+const SIDE: i32 = 24;
+/// Size of the caption's and the legend's text.
+const TEXT_PX: u32 = 16;
+/// Where the caption starts, under the title.
+const CAPTION_TOP: i32 = 44;
 
 const WAITING: RGBColor = RGBColor(245, 160, 60);
 const SERVED: RGBColor = RGBColor(52, 101, 164);
@@ -62,22 +68,22 @@ fn bars(r: &BenchReport) -> usize {
     r.clients.clamp(1, MAX_BARS)
 }
 
-/// A panel's height: its caption, its bars and its axis.
+/// A panel's height: its caption, its bars, its axis and a gap.
 fn panel_height(r: &BenchReport) -> u32 {
-    40 + ROW * bars(r) as u32 + 44
+    40 + ROW * bars(r) as u32 + 48 + 16
 }
 
 impl Picture for Timeline<'_> {
     fn size(&self) -> (u32, u32) {
         let panels: u32 = self.rows.iter().map(|(_, r)| panel_height(r)).sum();
-        (WIDTH, HEADER + panels)
+        (WIDTH, self.header_height() + panels)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
     where
         DB::ErrorType: 'static,
     {
-        let (header, mut rest) = root.split_vertically(HEADER);
+        let (header, mut rest) = root.split_vertically(self.header_height());
         let centered = |size: f64| {
             (FAMILY, size)
                 .into_font()
@@ -88,9 +94,12 @@ impl Picture for Timeline<'_> {
         header
             .draw_text("Who was served when", &centered(24.0), (middle, 10))
             .map_err(plot_err)?;
-        header
-            .draw_text(&self.caption, &centered(15.0), (middle, 44))
-            .map_err(plot_err)?;
+        for (i, line) in self.caption_lines().iter().enumerate() {
+            let y = CAPTION_TOP + 21 * i as i32;
+            header
+                .draw_text(line, &centered(TEXT_PX as f64), (middle, y))
+                .map_err(plot_err)?;
+        }
         self.legend(&header)?;
         for (label, r) in self.rows {
             let (panel, below) = rest.split_vertically(panel_height(r));
@@ -102,19 +111,81 @@ impl Picture for Timeline<'_> {
 }
 
 impl Timeline<'_> {
-    /// Coloured boxes naming the states, under the caption.
+    /// The caption, in lines that fit the width.
+    fn caption_lines(&self) -> Vec<String> {
+        balance(&self.caption, TEXT_PX, WIDTH - 2 * SIDE as u32)
+    }
+
+    /// The title, the caption and the legend.
+    fn header_height(&self) -> u32 {
+        let legend = self.legend_places().last().map_or(0, |(_, _, y)| *y) as u32;
+        legend + 26 + 20
+    }
+
+    /// The legend's items, and where each goes: left to right, on the
+    /// next line when one is full.
+    fn legend_places(&self) -> Vec<((RGBColor, &'static str), i32, i32)> {
+        let top = CAPTION_TOP + 21 * self.caption_lines().len() as i32 + 14;
+        let (mut x, mut y) = (SIDE, top);
+        let mut places = Vec::new();
+        for item in self.legend_items() {
+            let width = 36 + text_width(item.1, TEXT_PX) as i32 + 28;
+            if x > SIDE && x + width > WIDTH as i32 - SIDE {
+                (x, y) = (SIDE, y + 26);
+            }
+            places.push((item, x, y));
+            x += width;
+        }
+        places
+    }
+
+    /// Coloured boxes naming the states drawn, under the caption.
     fn legend<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
     where
         DB::ErrorType: 'static,
     {
-        let mut items = vec![
-            (WAITING, "connected, waiting to be served"),
-            (SERVED, "being served"),
-        ];
-        if self.rows.iter().any(|(_, r)| has(r, Overlay::Queued)) {
+        let style = (FAMILY, TEXT_PX).into_font().color(&BLACK);
+        for ((color, text), x, y) in self.legend_places() {
+            area.draw(&Rectangle::new([(x, y), (x + 28, y + 16)], color.filled()))
+                .map_err(plot_err)?;
+            area.draw_text(text, &style, (x + 36, y))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    }
+
+    /// The states some bar shows.
+    fn legend_items(&self) -> Vec<(RGBColor, &'static str)> {
+        let spans = || {
+            self.rows
+                .iter()
+                .flat_map(|(_, r)| &r.timeline)
+                .flat_map(|c| &c.connections)
+        };
+        // A state is named when some bar shows it at least a pixel wide.
+        let pixel = self.end / f64::from(WIDTH);
+        let mut items = Vec::new();
+        if spans().any(|c| {
+            let (from, to) = phases(c).0;
+            to - from >= pixel || c.served_s.is_none()
+        }) {
+            items.push((WAITING, "connected, waiting to be served"));
+        }
+        // Service shows unless requests cover all of it.
+        if spans().any(|c| {
+            let service = phases(c).1.map_or(0.0, |(a, b)| b - a);
+            let covered: f64 = overlays(c).map(|(_, (a, b))| b - a).sum();
+            service - covered >= pixel
+        }) {
+            items.push((SERVED, "being served"));
+        }
+        let shows = |kind: Overlay| {
+            spans().any(|c| overlays(c).any(|(k, (a, b))| k == kind && b - a >= pixel))
+        };
+        if shows(Overlay::Queued) {
             items.push((QUEUED, "request waiting for a worker or loop"));
         }
-        if self.rows.iter().any(|(_, r)| has(r, Overlay::Outstanding)) {
+        if shows(Overlay::Outstanding) {
             items.push((OUTSTANDING, "request outstanding (server's side unknown)"));
         }
         let unrecorded = self
@@ -124,21 +195,7 @@ impl Timeline<'_> {
         if unrecorded {
             items.push((UNKNOWN, "not recorded"));
         }
-        let style = (FAMILY, 15).into_font().color(&BLACK);
-        // Left to right, on a second line when the first is full.
-        let (mut x, mut y) = (24, 76);
-        for (color, text) in items {
-            let width = 36 + 8 * text.len() as i32 + 24;
-            if x > 24 && x + width > WIDTH as i32 - 24 {
-                (x, y) = (24, y + 26);
-            }
-            area.draw(&Rectangle::new([(x, y), (x + 28, y + 16)], color.filled()))
-                .map_err(plot_err)?;
-            area.draw_text(text, &style, (x + 36, y))
-                .map_err(plot_err)?;
-            x += width;
-        }
-        Ok(())
+        items
     }
 
     /// One mode: a bar per client, client 0 on top.
@@ -172,6 +229,7 @@ impl Timeline<'_> {
             .caption(title, (FAMILY, 18))
             .margin_left(14)
             .margin_right(24)
+            .margin_bottom(16)
             .x_label_area_size(40)
             .y_label_area_size(90)
             .build_cartesian_2d(
@@ -186,17 +244,24 @@ impl Timeline<'_> {
             .disable_y_mesh()
             .x_label_formatter(&x_label)
             .y_label_formatter(&y_label)
-            .x_label_style((FAMILY, 13))
-            .y_label_style((FAMILY, 13))
+            .x_label_style((FAMILY, 15))
+            .y_label_style((FAMILY, 15))
             .x_desc("seconds since the run started")
-            .axis_desc_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
             .draw()
             .map_err(plot_err)?;
         let bar = |i: usize, (from, to): (f64, f64), color: RGBColor| {
             let top = n as f64 - i as f64 - 0.15;
             let bottom = n as f64 - i as f64 - 0.85;
-            // A span too short to see still gets a sliver of width.
-            let to = to.max(from + self.end / 1000.0);
+            // A connection too short to see still gets a sliver of width;
+            // a request's queue is drawn as long as it was (a sliver
+            // there would show waiting that did not happen).
+            let sliver = if color == QUEUED || color == OUTSTANDING {
+                0.0
+            } else {
+                self.end / 1000.0
+            };
+            let to = to.max(from + sliver);
             Rectangle::new([(from, bottom), (to, top)], color.filled())
         };
         let mut rects = Vec::new();
@@ -209,7 +274,11 @@ impl Timeline<'_> {
                         if let Some(s) = service {
                             rects.push(bar(i, s, SERVED));
                         }
-                        for (kind, span) in overlays(span) {
+                        // A request shorter than a pixel is not drawn, nor
+                        // named in the legend: it would show a line of
+                        // waiting that no one can read the length of.
+                        let pixel = self.end / f64::from(WIDTH);
+                        for (kind, span) in overlays(span).filter(|(_, (a, b))| b - a >= pixel) {
                             let color = match kind {
                                 Overlay::Queued => QUEUED,
                                 Overlay::Outstanding => OUTSTANDING,

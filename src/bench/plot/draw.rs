@@ -77,11 +77,7 @@ impl Chart {
     /// The title and the caption, each broken into lines that fit.
     pub(super) fn header_lines(&self) -> (Vec<String>, Vec<String>) {
         let room = WIDTH - 2 * SIDE;
-        let title = wrap(
-            "tcpmodes compare: how each mode served the same clients",
-            TITLE_PX,
-            room,
-        );
+        let title = wrap(self.title, TITLE_PX, room);
         let caption = if self.caption.is_empty() {
             Vec::new()
         } else {

@@ -229,6 +229,8 @@ struct Panel {
 struct Chart {
     labels: Vec<String>,
     served: Vec<Served>,
+    /// What was compared: modes, servers of their own, or one server.
+    title: &'static str,
     caption: String,
     panels: [Panel; 3],
     notes: Vec<String>,
@@ -401,6 +403,11 @@ impl Chart {
         Ok(Chart {
             labels: rows.iter().map(|(l, _)| l.clone()).collect(),
             served,
+            title: match params.map(|p| p.per) {
+                Some("server") => "tcpmodes compare: how each server served the same clients",
+                Some("run") => "tcpmodes bench: how the server served its clients",
+                _ => "tcpmodes compare: how each mode served the same clients",
+            },
             caption: params.map_or_else(String::new, RunParams::line),
             panels: [wait, throughput, latency],
             notes,
@@ -454,7 +461,7 @@ fn time_panel(
 /// How wide `text` is at `px` pixels: measured with the embedded font,
 /// or estimated when it cannot be.
 mod draw;
-mod text;
+pub(super) mod text;
 
 #[cfg(test)]
 pub(super) mod tests;

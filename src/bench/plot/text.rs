@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn text_width(text: &str, px: u32) -> u32 {
+pub(in crate::bench) fn text_width(text: &str, px: u32) -> u32 {
     (FAMILY, f64::from(px))
         .into_font()
         .box_size(text)
@@ -11,7 +11,7 @@ pub(super) fn text_width(text: &str, px: u32) -> u32 {
 
 /// `text` broken between words into lines at most `width` wide (a word
 /// wider than that on a line of its own).
-pub(super) fn wrap(text: &str, px: u32, width: u32) -> Vec<String> {
+pub(in crate::bench) fn wrap(text: &str, px: u32, width: u32) -> Vec<String> {
     wrap_pieces(text.split_whitespace(), px, width)
 }
 
@@ -45,7 +45,7 @@ pub(super) fn wrap_pieces<'t>(
 /// A list such as the caption (`a, b, c`) in lines at most `width` wide,
 /// broken only after a comma, and as even as that many lines can be: no
 /// line of one lonely item.
-pub(super) fn balance(list: &str, px: u32, width: u32) -> Vec<String> {
+pub(in crate::bench) fn balance(list: &str, px: u32, width: u32) -> Vec<String> {
     let parts: Vec<&str> = list.split(", ").collect();
     let items: Vec<String> = parts
         .iter()
