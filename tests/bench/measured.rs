@@ -114,7 +114,7 @@ fn waits_and_unanswered_clients_against_a_one_at_a_time_server() {
             }
         }
         let table = render(&r, OutputFormat::Table);
-        assert!(table.contains("unanswered clients") && table.contains("wait p99 us"));
+        assert!(table.contains("unanswered clients") && table.contains("wait p99"));
     }
     server.stop();
 }
