@@ -8,7 +8,7 @@
 mod common;
 
 use std::fs::{self, File};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -78,17 +78,7 @@ fn start(mode: Mode) -> Process {
 /// Whether `program` (from redis-tools) runs; if not, says once that the
 /// test is skipped.
 fn installed(program: &str) -> bool {
-    let ok = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: {program} not installed (apt-get install redis-tools)");
-    }
-    ok
+    common::have_else(program, "not installed (apt-get install redis-tools)")
 }
 
 /// Runs `cmd` to its exit with `input` as its stdin, bounded as

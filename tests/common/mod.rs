@@ -56,6 +56,12 @@ pub fn repo_path(path: &str) -> PathBuf {
 /// Whether `program --version` runs; a test that needs a missing program
 /// skips, saying so on stderr.
 pub fn have(program: &str) -> bool {
+    have_else(program, "not found")
+}
+
+/// [`have`], with what the skip line says is missing (e.g. `not installed
+/// (apt-get install redis-tools)`).
+pub fn have_else(program: &str, missing: &str) -> bool {
     let ok = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
@@ -64,7 +70,7 @@ pub fn have(program: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("skipped: {program} not found");
+        eprintln!("skipped: {program} {missing}");
     }
     ok
 }

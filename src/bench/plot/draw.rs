@@ -383,31 +383,14 @@ impl Chart {
                 }
                 let ink = if bar.pale { GREY_TEXT } else { BLACK_TEXT };
                 let lines = wrap(&bar.label, LABEL_PX, self.label_room(k));
-                let mut y = above - 5;
-                for text in lines.iter().rev() {
-                    area.draw_text(
-                        text,
-                        &font(LABEL_PX, ink, HPos::Center, VPos::Bottom),
-                        (mid, y),
-                    )
-                    .map_err(plot_err)?;
-                    y -= line(LABEL_PX) as i32;
-                }
-                label_tops.push(y);
+                label_tops.push(stack_up(area, &lines, ink, (mid, above - 5))?);
             }
             if let Some(note) = &group.note {
                 let (x0, x1) = self.column(i);
                 let mid = (x0 + x1) / 2 - base.0;
-                let mut y = label_tops.into_iter().min().unwrap_or(0);
-                for text in wrap(note, LABEL_PX, self.column_width() - 8).iter().rev() {
-                    area.draw_text(
-                        text,
-                        &font(LABEL_PX, UNSERVED, HPos::Center, VPos::Bottom),
-                        (mid, y),
-                    )
-                    .map_err(plot_err)?;
-                    y -= line(LABEL_PX) as i32;
-                }
+                let y = label_tops.into_iter().min().unwrap_or(0);
+                let lines = wrap(note, LABEL_PX, self.column_width() - 8);
+                stack_up(area, &lines, UNSERVED, (mid, y))?;
             }
         }
         Ok(())
@@ -439,4 +422,27 @@ where
         c += 12;
     }
     Ok(())
+}
+
+/// Draws `lines` centred on `x`, the last one ending at `y`, each above
+/// the next; returns the top of the first.
+fn stack_up<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lines: &[String],
+    ink: RGBColor,
+    (x, mut y): (i32, i32),
+) -> Result<i32, PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    for text in lines.iter().rev() {
+        area.draw_text(
+            text,
+            &font(LABEL_PX, ink, HPos::Center, VPos::Bottom),
+            (x, y),
+        )
+        .map_err(plot_err)?;
+        y -= line(LABEL_PX) as i32;
+    }
+    Ok(y)
 }
