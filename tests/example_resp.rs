@@ -7,14 +7,24 @@
 
 mod common;
 
+// The example's codec and handler, fed bytes through a `Session` with no
+// socket, as a handler is unit-tested (the example itself is a program).
+#[path = "../examples/resp/codec.rs"]
+#[allow(dead_code)]
+mod codec;
+#[path = "../examples/resp/handler.rs"]
+mod handler;
+
 use std::fs::{self, File};
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use common::process::{Exit, Process, example_path, run_to_exit, wait_bounded};
-use common::{repo_path, temp_dir};
-use tcpmodes::{Framing, Mode};
+use codec::RespCodec;
+use common::process::{Exit, Process, example_bin, run_to_exit, wait_bounded};
+use common::temp_dir;
+use handler::{Resp, Store};
+use tcpmodes::{Config, Framing, Mode, Session, Step};
 
 /// Requests per `redis-benchmark` test: the documented command's 20,000.
 /// Against the debug build the tests use, on 2 cores, its four tests take
@@ -29,29 +39,8 @@ const BENCH_REQUESTS: u32 = 20_000;
 const BENCH_TESTS: [&str; 4] = ["PING_INLINE", "PING_MBULK", "SET", "GET"];
 
 /// `examples/resp`'s debug binary with `--addr 127.0.0.1:0` and `args`.
-/// `common::process::example_bin` checks a one-file example
-/// (`examples/NAME.rs`); this one is a folder, so its two files are
-/// checked here: the binary must be newer than both.
 fn resp_command(args: &[&str]) -> Command {
-    let bin = example_path("resp");
-    let built = fs::metadata(&bin).and_then(|m| m.modified());
-    let Ok(built) = built else {
-        panic!(
-            "{} not found: run `cargo build --examples` (plain `cargo test` does it)",
-            bin.display()
-        );
-    };
-    for source in ["examples/resp/main.rs", "examples/resp/codec.rs"] {
-        let edited = fs::metadata(repo_path(source))
-            .and_then(|m| m.modified())
-            .expect(source);
-        assert!(
-            built >= edited,
-            "{} is older than {source}: run `cargo build --examples` (plain `cargo test` does it)",
-            bin.display()
-        );
-    }
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(example_bin("resp"));
     cmd.args(["--addr", "127.0.0.1:0"]).args(args);
     cmd
 }
@@ -394,4 +383,72 @@ fn a_pipelined_burst_split_at_odd_points_is_answered_in_order_in_every_mode() {
             stopped.stdout
         );
     }
+}
+
+// A `Session` fed bytes: the handler and codec without a socket.
+
+fn session(store: &Store) -> Session {
+    let config = Config::default().with_codec(RespCodec);
+    let mut s = Session::in_memory_with(
+        Resp {
+            store: store.clone(),
+        },
+        &config,
+    );
+    s.start();
+    s
+}
+
+#[test]
+fn commands_in_both_forms_split_anywhere() {
+    let store = Store::default();
+    let input: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n41\r\nINCR k\r\n\
+        *2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$3\r\na\r\n\r\n\
+        *2\r\n$3\r\nDEL\r\n$1\r\nk\r\nGET k\r\n";
+    let want: &[u8] = b"+OK\r\n:42\r\n$2\r\n42\r\n+PONG\r\n$3\r\na\r\n\r\n:1\r\n$-1\r\n";
+    for cut in 0..input.len() {
+        let mut s = session(&store);
+        s.receive(&input[..cut]);
+        s.receive(&input[cut..]);
+        assert_eq!(s.take_output(), want, "cut at {cut}");
+    }
+}
+
+#[test]
+fn broken_resp_is_refused_with_redis_words() {
+    for (input, why) in [
+        (&b"*2\r\n+PING\r\n"[..], "expected '$', got '+'"),
+        (b"*x\r\n", "invalid multibulk length"),
+        (b"*1\r\n$-5\r\n", "invalid bulk length"),
+        (b"*1\r\n$x\r\n", "invalid bulk length"),
+        (b"*1\r\n$4\r\nPINGxx", "without its"),
+    ] {
+        let mut s = session(&Store::default());
+        match s.receive(input) {
+            Step::Close(reason) => assert!(reason.to_string().contains(why), "{reason}"),
+            step => panic!("{input:?}: {step:?}"),
+        }
+        // The client is told why, as Redis tells it, before the close.
+        let told = String::from_utf8(s.take_output()).unwrap();
+        assert!(told.starts_with("-ERR Protocol error: "), "{told:?}");
+        assert!(told.contains(why) && told.ends_with("\r\n"), "{told:?}");
+    }
+}
+
+#[test]
+fn config_get_answers_the_pairs_redis_benchmark_asks_for() {
+    let mut s = session(&Store::default());
+    s.receive(
+        b"CONFIG GET save\r\nconfig get APPENDONLY\r\n\
+          CONFIG GET nothing\r\nCONFIG GET save appendonly\r\nCONFIG GET\r\n",
+    );
+    let want: &[u8] = b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n\
+        *2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n\
+        *0\r\n\
+        *4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n\
+        -ERR wrong number of arguments for 'config|get' command\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&s.take_output()),
+        String::from_utf8_lossy(want)
+    );
 }
