@@ -9,17 +9,19 @@
 //! send elsewhere is non-blocking by a per-call flag (`socket.rs`).
 //!
 //! Windows has neither half of that. Whether a send may block is a mode of
-//! the socket (`FIONBIO`), not a flag of the call, and it is shared by
-//! every handle of the socket; and `shutdown()` does not wake a thread
-//! blocked in `recv` (under wine it never returns; on Windows the read
-//! side's shutdown is not promised to end it either). So there the socket
-//! is non-blocking from the moment its thread starts serving it (before
-//! anyone may write it: senders exist once its handler does), every send
-//! is a plain write that never waits, and the thread "blocks" in a mio
-//! `Poll` of its own: the socket registered for READABLE, and a `Waker`
-//! that shutdown and a cut ring ([`ReadWakes`]). The deadline is the
-//! poll's timeout. No polling: the thread sleeps until its client sends,
-//! the deadline passes, or it is told to stop.
+//! the socket (`FIONBIO`), not a flag of the call, and the socket's
+//! handles share it (it is set on each here all the same); and
+//! `shutdown()` does not wake a thread blocked in `recv` (under wine it
+//! never returns; on Windows the read side's shutdown is not promised to
+//! end it either). So there the socket is non-blocking from the moment its
+//! thread starts serving it (before anyone may send on it: senders exist
+//! once its handler does; pool's "busy" line before that is a blocking
+//! write with a timeout), every send is a plain write that never waits,
+//! and the thread "blocks" in a mio `Poll` of its own: the socket
+//! registered for READABLE, and a `Waker` that shutdown and a cut ring
+//! ([`ReadWakes`]). The deadline is the poll's timeout. No loop that looks
+//! every few milliseconds: the thread sleeps until its client sends, the
+//! deadline passes, or it is told to stop.
 //!
 //! Either way the serving loop (`serve.rs`) sees the same thing: bytes,
 //! `Ok(0)` once the client closed or reading was stopped (after what had
