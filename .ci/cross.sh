@@ -21,8 +21,12 @@
 # (default ~/.cache/tcpmodes-cross: outside the clone, so a later run on
 # the same machine finds it warm).
 #
-# Times on 2 cores: see the note at the end of the output; cold about 10
-# minutes, warm about a minute.
+# Measured on 2 cores (each step prints its time): cold, with the packages
+# already installed, 6 minutes (1 to 1.5 per clippy target, 1 for the
+# Windows build, 30 s under wine); warm 30 s in the same clone, 100 s in a
+# new clone (only the crate itself is built again). The cache takes about
+# 3 GB (half of it the four targets' std and dependencies, 0.7 GB wine's
+# prefix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -70,7 +74,8 @@ for target in x86_64-pc-windows-gnu x86_64-pc-windows-msvc x86_64-apple-darwin \
     step "clippy clean for $target (all targets and features; the library alone)"
 done
 
-cargo build "${build_std[@]}" --target x86_64-pc-windows-gnu -q \
+# Without debug info: a third of the size and quicker to link.
+CARGO_PROFILE_DEV_DEBUG=0 cargo build "${build_std[@]}" --target x86_64-pc-windows-gnu -q \
     --bin tcpmodes --example lesson_client --example chat
 win=$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug
 # wine 8 lacks bcryptprimitives.dll (ProcessPrng), which Rust's std needs
