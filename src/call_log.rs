@@ -19,6 +19,8 @@ use std::time::Instant;
 const MAX_CALLS: usize = 1_000_000;
 
 /// One connection's handler calls, in order.
+// Read by `compare` only (feature `bench`): without it nothing reads a log.
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub(crate) struct LoggedConn {
     /// The client's address, as the server knows it.
@@ -72,6 +74,7 @@ impl CallLog {
     }
 
     /// Every connection logged, in the order they opened.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) fn take(&self) -> Vec<LoggedConn> {
         std::mem::take(&mut self.inner().conns)
             .into_iter()

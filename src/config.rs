@@ -44,6 +44,7 @@ settings! {
             flag: "reuse-port", value: "BOOL",
             clap: [num_args = 0..=1, default_missing_value = "true"],
             help: "Share the port with other processes (SO_REUSEPORT)",
+            check: check_reuse_port,
         }
         /// Expect a PROXY protocol header (HAProxy's `send-proxy`) before the
         /// first message, so the server learns the real client's address
@@ -301,6 +302,19 @@ impl Config {
 
 /// Checks that an address has the `HOST:PORT` form and resolves, so a typo
 /// is caught before the server says it is starting.
+/// Windows has no SO_REUSEPORT (its SO_REUSEADDR lets a second socket
+/// take the port over, not share it), so `reuse_port` is refused there.
+fn check_reuse_port(reuse_port: &bool) -> Result<(), String> {
+    if *reuse_port && cfg!(windows) {
+        return Err(
+            "Windows has no SO_REUSEPORT: one process serves a port there \
+             (for more cores use mode threads, pool or event)"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
 fn check_address(address: &String) -> Result<(), String> {
     match address.to_socket_addrs() {
         Ok(addrs) if addrs.len() > 0 => Ok(()),

@@ -375,6 +375,9 @@ pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
 }
 
 thread_local! {
+    // Already `const`: on windows-gnu std keeps thread locals through the
+    // OS's TLS keys, whose expansion clippy misreads as not const.
+    #[cfg_attr(windows, allow(clippy::missing_const_for_thread_local))]
     static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
 }
 

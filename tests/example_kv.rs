@@ -33,7 +33,7 @@ fn connections_share_one_store_in_every_mode() {
         );
         assert_eq!(b.ask("GET colour"), "NOT_FOUND");
         b.close();
-        server.stop_ok();
+        server.end();
     }
 }
 
@@ -70,7 +70,7 @@ fn bad_commands_get_one_clear_error_line_and_the_connection_goes_on() {
     assert_eq!(l.ask("GET a"), "VALUE 1");
     c.close();
     l.close();
-    server.stop_ok();
+    server.end();
 }
 
 /// A program built on tcpmodes presents itself, not tcpmodes: its name,

@@ -55,12 +55,12 @@ while True:
 
 #[test]
 fn talks_to_the_lessons_python_server() {
-    if !have("python3") {
+    if !have(common::PYTHON) {
         return;
     }
     // It serves for ever, like the lesson's: killed when the test ends.
     let server = Process::start({
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(common::PYTHON);
         cmd.args(["-c", LESSON_SERVER, "0"]);
         cmd
     });

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
+#[cfg(unix)]
 use common::process::Process;
 use common::servers::{echo_server, gated_server, local_config, serve};
 use tcpmodes::{Action, ConnInfo, Context, DisconnectReason, Framing, Group, Handler, Mode};
@@ -262,8 +263,13 @@ fn queued_pushes_are_flushed_at_shutdown_and_a_client_taking_none_is_cut() {
     }
 }
 
+// The tests below send the binary real signals with kill(1): Unix only
+// (std cannot send a child Ctrl+C on Windows; there `.ci/cross.sh` sends
+// the Windows build Ctrl+C under wine).
+
 /// The binary in `mode`, a reply in flight when `signal` arrives: the reply
 /// is sent, the exit is 0 with a summary.
+#[cfg(unix)]
 fn signal_is_graceful(signal: &str, mode: Mode) {
     let bin = Process::bin(&[
         "--addr",
@@ -298,6 +304,7 @@ fn signal_is_graceful(signal: &str, mode: Mode) {
     assert!(!exit.stderr.contains("panicked"), "{}", exit.stderr);
 }
 
+#[cfg(unix)]
 #[test]
 fn sigint_to_the_binary_answers_in_flight_and_exits_0() {
     for mode in Mode::ALL {
@@ -305,11 +312,13 @@ fn sigint_to_the_binary_answers_in_flight_and_exits_0() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn sigterm_to_the_binary_is_graceful_too() {
     signal_is_graceful("TERM", Mode::Threads);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_second_sigint_quits_at_once_with_130() {
     let bin = Process::bin(&[
@@ -336,6 +345,7 @@ fn a_second_sigint_quits_at_once_with_130() {
 /// Once the first line is out, a signal is already graceful: a script that
 /// stops the server the moment it starts gets exit 0 and a summary, never
 /// the default death by SIGINT. (Tried a few times: it was a race.)
+#[cfg(unix)]
 #[test]
 fn a_signal_right_after_the_first_line_is_graceful() {
     for _ in 0..5 {

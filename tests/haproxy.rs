@@ -15,6 +15,12 @@
 //! Skips (one line on stderr) when `haproxy` is not installed. Every
 //! process is started here and ended by its guard; every wait is bounded.
 
+// Linux only: HAProxy's stats socket is a Unix socket (`UnixStream`, so
+// not Windows), the servers are stopped and killed with kill(1), and the
+// HAProxy connects from 127.0.0.2 (`SOURCE`), which only Linux routes
+// without setup (macOS has 127.0.0.1 alone on lo0).
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -7,6 +7,10 @@
 //! Figures (RSS, RSS per connection) are printed; run with `--nocapture` to
 //! see them: `cargo test --test hostile_process -- --nocapture`.
 
+// Linux only: memory and threads read from /proc, descriptors limited by
+// prlimit(1) (util-linux), the server stopped with SIGTERM by kill(1).
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::io::{Read, Write};

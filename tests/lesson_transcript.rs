@@ -83,14 +83,14 @@ fn every_framing_in_every_mode() {
 
 #[test]
 fn the_lessons_python_client_passes_against_every_mode() {
-    if !have("python3") {
+    if !have(common::PYTHON) {
         return;
     }
     // The copy of the lesson's client the README tells learners to run.
     let script = repo_path("scripts/lesson_client.py");
     for mode in Mode::ALL {
         let server = echo_server(mode, |_| {});
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(common::PYTHON);
         cmd.arg(&script).arg(server.local_addr().port().to_string());
         let out = run_to_exit(cmd);
         assert_eq!(out.code, Some(0), "{}", out.stderr);

@@ -3,6 +3,11 @@
 //! child that dies is restarted; no child outlives a parent killed with
 //! SIGKILL; the summary adds up every process. Real binary, real signals.
 
+// Linux only: the processes share the port through SO_REUSEPORT, which
+// spreads clients over them only on Linux (Windows refuses `processes`);
+// listeners are counted in /proc/net/tcp, processes stopped by kill(1).
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::collections::HashSet;

@@ -626,7 +626,9 @@ fn the_binary_logs_the_real_client_in_every_mode() {
             direct.local()
         );
         assert!(server.stderr_shows(&warning), "{mode}");
-        let exit = server.stop_ok();
+        let Some(exit) = server.stop_checked() else {
+            return;
+        };
         assert!(
             exit.stderr
                 .contains("Accept new connection from 203.0.113.7:51234..."),

@@ -3,6 +3,11 @@
 //! `Listening on` line, SIGTERM the old one. A client connecting over and
 //! over meanwhile counts the attempts that fail during the handover.
 
+// Linux only: the handover rests on Linux's SO_REUSEPORT (elsewhere one
+// listener takes every client, or the flag is refused: Windows), and the
+// old server is stopped with SIGTERM through kill(1).
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -197,6 +197,9 @@ where
     Program::from_executable().defaults(defaults).run(factory)
 }
 
+/// Whether `/proc/PID/status` exists here, which `bench --idle --pid` reads.
+const HAS_PROC: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Runs the command the line asks for; `program` says who we are.
 fn run(
     program: &Program,
@@ -209,6 +212,13 @@ fn run(
     let quieter = u8::from(matches!(cli.command, Some(Command::Compare(_))));
     logging::init(cli.serve.verbose, cli.serve.quiet + quieter);
     match cli.command {
+        Some(Command::Bench(args)) if args.pid.is_some() && !HAS_PROC => {
+            eprintln!(
+                "bench: --pid is Linux-only: it reads the server's memory and threads from \
+                 /proc/PID/status, which this system does not have; run bench --idle without it"
+            );
+            ExitCode::from(2)
+        }
         Some(Command::Bench(args)) => crate::bench::main_bench(&args),
         Some(Command::Compare(args)) => compare(program, &args, &served),
         None => match Settings::load(program, &cli.serve, echo.as_ref()) {
@@ -264,6 +274,17 @@ fn serve(program: &Program, settings: Settings, served: Served, child: bool) -> 
     }
     if child {
         return run_child(server);
+    }
+    // Only Linux's SO_REUSEPORT spreads new connections over the listeners
+    // sharing a port; macOS and the BSDs give them to one of them (Windows
+    // refused `processes` already, in `check_processes`).
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    if processes > 1 {
+        log::warn!(
+            "processes: this system's kernel does not balance new connections across \
+             processes sharing a port (Linux's SO_REUSEPORT does): one process may take \
+             every client"
+        );
     }
     let supervisor = if processes > 1 {
         let timeout = std::time::Duration::from_millis(server.config().shutdown_timeout_ms);

@@ -19,9 +19,22 @@ settings! {
             default: 1,
             flag: "processes", value: "N",
             help: "Processes sharing the port (more than 1 implies --reuse-port)",
-            check: range::<1, 256, _>,
+            check: check_processes,
         }
     }
+}
+
+/// From 1 to 256; more than 1 needs SO_REUSEPORT, which Windows lacks.
+fn check_processes(processes: &usize) -> Result<(), String> {
+    range::<1, 256, _>(processes)?;
+    if *processes > 1 && cfg!(windows) {
+        return Err(
+            "Windows has no SO_REUSEPORT, so processes cannot share a port there: \
+             use 1 (for more cores use mode threads, pool or event)"
+                .to_string(),
+        );
+    }
+    Ok(())
 }
 
 impl RunSettings {

@@ -55,12 +55,17 @@ impl Listener {
             .map_err(BindError::Io)?;
         // Lets a restarted server bind while old connections sit in
         // TIME_WAIT; it does not let two servers share a port on Linux.
+        // Not on Windows: there SO_REUSEADDR lets another program take
+        // the port from a listening server, and a restart binds anyway.
         #[cfg(unix)]
         socket.set_reuse_address(true).map_err(BindError::Io)?;
         #[cfg(unix)]
         if reuse_port {
             socket.set_reuse_port(true).map_err(BindError::Io)?;
         }
+        // Windows has no SO_REUSEPORT; `Config::validate` refuses it there.
+        #[cfg(not(unix))]
+        let _ = reuse_port;
         socket.bind(&addr.into()).map_err(BindError::Io)?;
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         socket.listen(backlog).map_err(BindError::Io)?;
@@ -118,6 +123,15 @@ impl Listener {
                     }
                     // Request/reply traffic: send each reply at once.
                     let _ = stream.set_nodelay(true);
+                    // Apple systems have no MSG_NOSIGNAL: a write to a
+                    // client that is gone would raise SIGPIPE, which kills
+                    // a host program that does not ignore it (Rust's own
+                    // `main` does). The socket option stops it for good.
+                    #[cfg(target_vendor = "apple")]
+                    if let Err(e) = socket2::SockRef::from(&stream).set_nosigpipe(true) {
+                        log::warn!("Dropping connection from {peer}: {e}");
+                        continue;
+                    }
                     return Some((stream, peer));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

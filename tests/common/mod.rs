@@ -75,12 +75,23 @@ pub fn have_else(program: &str, missing: &str) -> bool {
     ok
 }
 
-/// True when this process runs as root (uid 0), read from /proc.
+/// The Python 3 interpreter's command: `python3` on Unix, `python` on
+/// Windows (where `python3` may be the Store's installer stub).
+pub const PYTHON: &str = if cfg!(windows) { "python" } else { "python3" };
+
+/// True when this process runs as root (uid 0): read from /proc on Linux,
+/// asked of `id -u` on other Unix systems.
+#[cfg(unix)]
 pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
-        .unwrap_or(false)
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        return status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
+            .unwrap_or(false);
+    }
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

@@ -18,10 +18,13 @@
 //! buffer is free, so at the deadline one more send is tried, and any byte
 //! it takes counts as progress.
 //!
-//! A socket is watched through its raw descriptor (mio's `SourceFd`)
-//! without taking it over: its own thread goes on reading it, blocking.
-//! Registration is edge-triggered, so each readiness event is drained
-//! until the socket would block or the queue is empty.
+//! A socket is watched without taking it over: its own thread goes on
+//! reading it. On Unix through its raw descriptor (mio's `SourceFd`); on
+//! Windows, where mio watches only sockets it owns, through a second
+//! handle of it (`socket.rs`). Registration is edge-triggered, so each
+//! readiness event is drained until the socket would block or the queue
+//! is empty; on Windows the watch is then armed again by hand
+//! ([`Flush::rearm`]).
 //!
 //! Measured on loopback: with the kernel's own (autotuned) buffers, 40 MB
 //! pushed faster than the client read went through in five drains, as
@@ -35,19 +38,22 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::io;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Registry, Token, Waker};
 
 /// What the flusher needs of a connection with bytes waiting.
 pub(crate) trait Flush: Send + Sync {
-    /// The socket's descriptor; stays open while the flusher holds `self`.
-    fn fd(&self) -> RawFd;
+    /// Starts watching the socket for WRITABLE under `token`.
+    fn register(&self, registry: &Registry, token: Token) -> io::Result<()>;
+    /// After a flush that left bytes waiting (the socket would block):
+    /// makes sure its next WRITABLE is reported.
+    fn rearm(&self, registry: &Registry, token: Token) -> io::Result<()>;
+    /// Stops watching the socket (still open: `self` holds it).
+    fn deregister(&self, registry: &Registry);
     /// Writes what the socket takes now, without blocking.
     fn flush(&self) -> Flushed;
     /// When to look at the socket next without an event (a deadline, or
@@ -189,12 +195,7 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
         let new = std::mem::take(&mut *queue.new_list());
         for (id, conn) in new {
             if let Entry::Vacant(slot) = watched.entry(id) {
-                let fd = conn.fd();
-                let token = Token(id as usize);
-                let registered =
-                    poll.registry()
-                        .register(&mut SourceFd(&fd), token, Interest::WRITABLE);
-                if let Err(e) = registered {
+                if let Err(e) = conn.register(poll.registry(), Token(id as usize)) {
                     // Its queue would never drain: its deadline cuts it.
                     log::error!("Cannot watch connection {id} for writing: {e}");
                     slot.insert(conn);
@@ -208,8 +209,9 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
             let Some(conn) = watched.get(&id) else {
                 continue;
             };
-            if matches!(conn.flush(), Flushed::Empty | Flushed::Gone) {
-                forget(&poll, &mut watched, id);
+            match conn.flush() {
+                Flushed::Empty | Flushed::Gone => forget(&poll, &mut watched, id),
+                Flushed::More => rearm(&poll, conn.as_ref(), id),
             }
         }
         let now = Instant::now();
@@ -228,6 +230,8 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
             let flushed = conn.flush();
             if conn.cut_if_overdue() || matches!(flushed, Flushed::Empty | Flushed::Gone) {
                 forget(&poll, &mut watched, id);
+            } else {
+                rearm(&poll, conn.as_ref(), id);
             }
         }
     }
@@ -236,8 +240,15 @@ fn run(mut poll: Poll, queue: &FlushQueue) {
 /// Stops watching connection `id`.
 fn forget(poll: &Poll, watched: &mut HashMap<u64, Arc<dyn Flush>>, id: u64) {
     if let Some(conn) = watched.remove(&id) {
-        // The descriptor is still open (`conn` holds the socket), so this
-        // cannot hit another file; an error leaves nothing to undo.
-        let _ = poll.registry().deregister(&mut SourceFd(&conn.fd()));
+        conn.deregister(poll.registry());
+    }
+}
+
+/// Bytes of connection `id` still wait: its next WRITABLE must come.
+fn rearm(poll: &Poll, conn: &dyn Flush, id: u64) {
+    if let Err(e) = conn.rearm(poll.registry(), Token(id as usize)) {
+        // Its queue would drain only at each look: its deadline cuts it
+        // if the client stops taking bytes.
+        log::error!("Cannot watch connection {id} for writing again: {e}");
     }
 }

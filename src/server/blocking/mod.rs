@@ -1,11 +1,12 @@
 //! The blocking way of serving, shared by the `serial`, `threads` and
 //! `pool` modes: a thread serves one connection to its end, blocked in its
-//! reads (`serve.rs`); anyone may write its socket without waiting
-//! (`socket.rs`), and the flusher thread drains what a socket did not take
-//! at once (`flusher.rs`). The modes differ only in which thread runs
+//! reads (`serve.rs`, waiting as `reader.rs` says for each system); anyone
+//! may write its socket without waiting (`socket.rs`), and the flusher
+//! thread drains what a socket did not take at once (`flusher.rs`). The modes differ only in which thread runs
 //! [`serve`] and when (`modes/`).
 
 mod flusher;
+mod reader;
 mod serve;
 mod socket;
 

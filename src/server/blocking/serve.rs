@@ -13,11 +13,12 @@
 //! closes, what was queued for it is flushed (within `write_timeout_ms`,
 //! and at shutdown within `shutdown_timeout_ms`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use super::Conn;
+use super::reader::{Reader, Wait};
 use super::socket::Socket;
 use crate::handler::{ConnInfo, DisconnectReason};
 use crate::server::lifecycle::{self, TimedOut};
@@ -34,11 +35,25 @@ pub(crate) fn serve(server: &ServerState, conn: Conn) {
         accepted_at,
     } = conn;
     socket.wire().started.store(true, SeqCst);
+    let wire = socket.wire();
+    let mut reader = match Reader::new(&wire.stream, &wire.wakes) {
+        Ok(r) => r,
+        Err(e) => {
+            // Windows only (Unix readers need nothing): no poll to wait in.
+            log::error!(
+                "Cannot wait for data from {}: {e}; connection closed.",
+                info.peer
+            );
+            server.stats.errors.fetch_add(1, Relaxed);
+            server.conns.finish(info.id);
+            return;
+        }
+    };
     // Behind a balancer the header comes first: it names the client the
     // handler and every log line must see.
     let mut early = Vec::new();
     if let Some(header) = ProxyHeader::expected(server.config.proxy_protocol) {
-        match read_proxy_header(server, &socket, &mut info, header) {
+        match read_proxy_header(server, &mut reader, &mut info, header) {
             Ok(rest) => early = rest,
             Err(reason) => {
                 lifecycle::close_unopened(server, info, &reason, accepted_at);
@@ -51,7 +66,7 @@ pub(crate) fn serve(server: &ServerState, conn: Conn) {
     };
     let config = &server.config;
     let mut session = Session::new(handler, info, config, socket.clone(), server.calls.clone());
-    let (reason, timed_out) = drive(server, &socket, &mut session, &early);
+    let (reason, timed_out) = drive(server, &socket, &mut reader, &mut session, &early);
     let (reason, timed_out) = flush_before_close(&socket, reason, timed_out);
     // Replies and what senders sent, whichever thread wrote them.
     server.stats.bytes_out.fetch_add(socket.taken(), Relaxed);
@@ -74,26 +89,27 @@ pub(crate) fn serve(server: &ServerState, conn: Conn) {
 /// connection must close unopened (see [`lifecycle::close_unopened`]).
 fn read_proxy_header(
     server: &ServerState,
-    socket: &Socket,
+    reader: &mut Reader,
     info: &mut ConnInfo,
     mut header: ProxyHeader,
 ) -> Result<Vec<u8>, DisconnectReason> {
     let config = &server.config;
-    let mut stream = &socket.wire().stream;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
     let started = Instant::now();
     // The session's read size: data after the header in the same read is
     // the first read the session gets, as it would without a header.
     let mut buf = vec![0u8; config.read_size()];
     loop {
-        if !read_timeout.is_zero() {
+        let wait = if read_timeout.is_zero() {
+            Wait::Forever
+        } else {
             let left = read_timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 return Err(DisconnectReason::Timeout);
             }
-            let _ = stream.set_read_timeout(Some(left));
-        }
-        let n = match stream.read(&mut buf) {
+            Wait::For(left)
+        };
+        let n = match reader.read(&mut buf, wait) {
             // Shutdown stops the read (`stop_reading`): never served.
             Ok(0) if server.shutdown.is_triggered() => return Err(DisconnectReason::Shutdown),
             Ok(0) => {
@@ -124,6 +140,7 @@ fn read_proxy_header(
 fn drive(
     server: &ServerState,
     socket: &Socket,
+    reader: &mut Reader,
     session: &mut Session,
     early: &[u8],
 ) -> (DisconnectReason, TimedOut) {
@@ -132,11 +149,9 @@ fn drive(
     let config = &server.config;
     let read_timeout = Duration::from_millis(config.read_timeout_ms);
     let mut buf = vec![0u8; config.read_size()];
-    let stream = &socket.wire().stream;
     // The idle clock restarts at each complete message, so a client sending
     // one byte a second (slowloris) still runs out of time.
     let mut last_message = Instant::now();
-    let mut timeout_set = None;
     let mut step = session.start();
     if !early.is_empty() && step == Step::Continue {
         counts.bytes_in += early.len() as u64;
@@ -160,28 +175,27 @@ fn drive(
             return reading(reason);
         }
         let draining = server.shutdown.is_triggered();
-        if draining {
+        let wait = if draining {
             // Shutdown: take only what has already arrived, without waiting.
-            let _ = stream.set_nonblocking(true);
-        } else if !read_timeout.is_zero() {
+            Wait::Now
+        } else if read_timeout.is_zero() {
+            Wait::Forever
+        } else {
             let left = read_timeout.saturating_sub(last_message.elapsed());
             if left.is_zero() {
                 return reading(DisconnectReason::Timeout);
             }
             // Between messages the deadline is a whole `read_timeout` away, so
-            // the common case costs no setsockopt; a partial message gets
-            // only what is left of its time.
-            let want = if session.pending() == 0 {
+            // the common case costs no setsockopt (the reader changes the
+            // socket's timeout only when asked for another); a partial
+            // message gets only what is left of its time.
+            Wait::For(if session.pending() == 0 {
                 read_timeout
             } else {
                 left
-            };
-            if timeout_set != Some(want) {
-                let _ = stream.set_read_timeout(Some(want));
-                timeout_set = Some(want);
-            }
-        }
-        let read = (&*stream).read(&mut buf);
+            })
+        };
+        let read = reader.read(&mut buf, wait);
         if matches!(read, Ok(0) | Err(_))
             && let Some(cut) = socket.cut_reason()
         {
@@ -202,9 +216,6 @@ fn drive(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return reading(DisconnectReason::from_io(&e)),
         };
-        if draining {
-            let _ = stream.set_nonblocking(false);
-        }
         counts.bytes_in += n as u64;
         let before = session.messages();
         step = session.receive(&buf[..n]);

@@ -1,26 +1,31 @@
 //! [`ConnSocket`]: a connection's socket in the blocking modes, as its
 //! outgoing side ([`Outgoing`]) writes it.
 //!
-//! The connection's own thread reads the socket, blocking. Anyone may
-//! write it: its replies, and [`Sender`](crate::Sender)s on any thread (a
-//! chat line from the speaker's thread). Every write is one send that never
-//! waits (`MSG_DONTWAIT` through rustix, a per-call flag: the socket itself
-//! stays blocking for the thread that reads it), so the writer is held up
-//! only by the queue's limit, never by the socket; what the socket does
-//! not take at once waits in the queue, and the server's flusher thread
-//! (`flusher.rs`) writes it as the socket drains and cuts the client that
-//! stops taking it.
+//! The connection's own thread reads the socket, waiting (`reader.rs`).
+//! Anyone may write it: its replies, and [`Sender`](crate::Sender)s on any
+//! thread (a chat line from the speaker's thread). Every write is one send
+//! that never waits, so the writer is held up only by the queue's limit,
+//! never by the socket; what the socket does not take at once waits in the
+//! queue, and the server's flusher thread (`flusher.rs`) writes it as the
+//! socket drains and cuts the client that stops taking it.
+//!
+//! How a send never waits depends on the system. On Unix it is a per-call
+//! flag (`MSG_DONTWAIT`, through rustix: std has none, and the crate
+//! forbids unsafe code), so the socket itself stays blocking for the
+//! thread that reads it. Windows has no such flag; there the socket is
+//! non-blocking throughout (its reader waits in a poll instead, see
+//! `reader.rs`), and a send is a plain write.
 
 use std::io;
-use std::net::{Shutdown as Both, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::Instant;
 
-use rustix::net::SendFlags;
+use mio::{Registry, Token};
 
 use super::flusher::{Flush, FlushQueue, Flushed};
+use super::reader::ReadWakes;
 use crate::handler::DisconnectReason;
 use crate::server::outgoing::{Outgoing, Wire};
 
@@ -29,13 +34,19 @@ pub(crate) type Socket = Outgoing<ConnSocket>;
 
 /// A connection's socket; see the module docs.
 pub(crate) struct ConnSocket {
-    /// Read, blocking, by the connection's thread only.
+    /// Read by the connection's thread only (through a `Reader`).
     pub stream: TcpStream,
     /// Set when a thread starts serving; shutdown closes connections still
     /// waiting for a thread, and lets those being served answer.
     pub started: AtomicBool,
+    /// How shutdown and a cut reach the thread reading it.
+    pub wakes: ReadWakes,
     /// Where a socket with bytes waiting hands itself over.
     flusher: Arc<FlushQueue>,
+    /// Windows: the handle of the socket the flusher watches (see
+    /// [`Flush::register`]), made the first time it does.
+    #[cfg(windows)]
+    watched: std::sync::Mutex<Option<mio::net::TcpStream>>,
 }
 
 impl ConnSocket {
@@ -44,25 +55,43 @@ impl ConnSocket {
         ConnSocket {
             stream,
             started: AtomicBool::new(false),
+            wakes: ReadWakes::new(),
             flusher,
+            #[cfg(windows)]
+            watched: std::sync::Mutex::new(None),
         }
     }
 }
 
 /// The flags of every send: never wait; on Linux also no SIGPIPE for a
-/// peer that is gone (what std's own socket writes ask for).
+/// peer that is gone (what std's own socket writes ask for; Apple systems
+/// have no such flag, and the listener sets `SO_NOSIGPIPE` on the socket).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const SEND: SendFlags = SendFlags::DONTWAIT.union(SendFlags::NOSIGNAL);
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const SEND: SendFlags = SendFlags::DONTWAIT;
+const SEND: rustix::net::SendFlags =
+    rustix::net::SendFlags::DONTWAIT.union(rustix::net::SendFlags::NOSIGNAL);
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const SEND: rustix::net::SendFlags = rustix::net::SendFlags::DONTWAIT;
 
 /// One send that takes what the socket has room for now, or fails with
 /// `WouldBlock`.
+#[cfg(unix)]
 fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     match rustix::net::send(stream, bytes, SEND) {
         Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// One send that takes what the socket has room for now, or fails with
+/// `WouldBlock`: the socket is non-blocking from the moment its thread
+/// starts serving it, and nobody writes it before.
+#[cfg(windows)]
+fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    match (&*stream).write(bytes) {
+        Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
+        other => other,
     }
 }
 
@@ -77,12 +106,12 @@ impl Wire for ConnSocket {
         self.flusher.watch(out.id(), out.clone());
     }
 
-    /// A connection being served stops reading new input (its blocked read
+    /// A connection being served stops reading new input (its waiting read
     /// returns at once, what already arrived is still read and answered);
     /// one still waiting for a thread is closed.
     fn stop_reading(&self, out: &Socket) {
         if self.started.load(SeqCst) {
-            let _ = self.stream.shutdown(Both::Read);
+            self.wakes.stop(&self.stream);
         } else {
             out.cut(DisconnectReason::Shutdown);
         }
@@ -91,13 +120,82 @@ impl Wire for ConnSocket {
     /// Shuts the socket both ways, so the connection's thread's read
     /// returns at once and the client sees the end.
     fn cut(&self) {
-        let _ = self.stream.shutdown(Both::Both);
+        self.wakes.cut(&self.stream);
     }
 }
 
 impl Flush for Socket {
-    fn fd(&self) -> RawFd {
-        self.wire().stream.as_raw_fd()
+    /// On Unix the flusher watches the socket's own descriptor (mio's
+    /// `SourceFd`), without taking it over.
+    #[cfg(unix)]
+    fn register(&self, registry: &Registry, token: Token) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let fd = self.wire().stream.as_raw_fd();
+        registry.register(
+            &mut mio::unix::SourceFd(&fd),
+            token,
+            mio::Interest::WRITABLE,
+        )
+    }
+
+    /// On Windows mio watches only a socket it owns: a second handle of
+    /// it, made once and kept while the connection lives.
+    #[cfg(windows)]
+    fn register(&self, registry: &Registry, token: Token) -> io::Result<()> {
+        let mut watched = self
+            .wire()
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if watched.is_none() {
+            let clone = self.wire().stream.try_clone()?;
+            *watched = Some(mio::net::TcpStream::from_std(clone));
+        }
+        let source = watched.as_mut().expect("made above");
+        registry.register(source, token, mio::Interest::WRITABLE)
+    }
+
+    /// Unix: epoll reports each time the socket becomes writable again.
+    #[cfg(unix)]
+    fn rearm(&self, _registry: &Registry, _token: Token) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Windows: mio reports WRITABLE once, then again only once an I/O
+    /// call through its own handle would block; the flusher writes through
+    /// the connection's, so it arms the watch again by hand.
+    #[cfg(windows)]
+    fn rearm(&self, registry: &Registry, token: Token) -> io::Result<()> {
+        let mut watched = self
+            .wire()
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match watched.as_mut() {
+            Some(source) => registry.reregister(source, token, mio::Interest::WRITABLE),
+            None => Ok(()),
+        }
+    }
+
+    #[cfg(unix)]
+    fn deregister(&self, registry: &Registry) {
+        use std::os::fd::AsRawFd;
+        // The descriptor is still open (`self` holds the socket), so this
+        // cannot hit another file; an error leaves nothing to undo.
+        let fd = self.wire().stream.as_raw_fd();
+        let _ = registry.deregister(&mut mio::unix::SourceFd(&fd));
+    }
+
+    #[cfg(windows)]
+    fn deregister(&self, registry: &Registry) {
+        let mut watched = self
+            .wire()
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(source) = watched.as_mut() {
+            let _ = registry.deregister(source);
+        }
     }
 
     fn flush(&self) -> Flushed {
@@ -155,6 +253,10 @@ mod tests {
             .set_send_buffer_size(128 * 1024)
             .unwrap();
         server.set_nodelay(true).unwrap(); // as the listener sets it
+        // As its reader makes it on Windows, where sends have no per-call
+        // non-blocking flag (no reader here: the tests only write).
+        #[cfg(windows)]
+        server.set_nonblocking(true).unwrap();
         client.set_read_timeout(Some(PATIENCE)).unwrap();
         let flusher = Flusher::start().unwrap();
         let limits = Limits {

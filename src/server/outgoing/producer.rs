@@ -16,9 +16,12 @@ pub(crate) trait Pausable: Send + Sync {
 thread_local! {
     /// Set on event loop and event-workers threads: a send there must
     /// never wait (see the folder's docs).
+    // Already `const`: see `IN_HANDLER` in `session.rs` for this allow.
+    #[cfg_attr(windows, allow(clippy::missing_const_for_thread_local))]
     static NEVER_WAIT: Cell<bool> = const { Cell::new(false) };
     /// The connection whose handler call runs on this thread now, paused
     /// when its sends fill a queue.
+    #[cfg_attr(windows, allow(clippy::missing_const_for_thread_local))]
     static PRODUCER: Cell<Option<Arc<dyn Pausable>>> = const { Cell::new(None) };
 }
 
