@@ -22,8 +22,15 @@ use tcpmodes::{Action, ConnInfo, Context, DisconnectReason, Framing, Group, Hand
 fn assert_refused(addr: SocketAddr) {
     for _ in 0..250 {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            // Refused as a rule; under a full test run the closing
+            // listener can also reset the attempt or let it time out.
+            // Either way nothing was served, which is what matters here.
             Err(e) => {
-                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                use std::io::ErrorKind::{ConnectionRefused, ConnectionReset, TimedOut};
+                assert!(
+                    matches!(e.kind(), ConnectionRefused | ConnectionReset | TimedOut),
+                    "connecting after shutdown: {e}"
+                );
                 return;
             }
             Ok(s) => {
