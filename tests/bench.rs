@@ -16,6 +16,9 @@
 mod common;
 #[path = "bench/daytime.rs"]
 mod daytime;
+// `--idle --pid` reads the server's memory and threads from /proc: Linux
+// only.
+#[cfg(target_os = "linux")]
 #[path = "bench/idle.rs"]
 mod idle;
 #[path = "bench/measured.rs"]

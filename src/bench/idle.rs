@@ -419,6 +419,8 @@ pub fn render_idle(r: &IdleReport, format: OutputFormat) -> String {
 mod tests {
     use super::*;
 
+    // /proc is Linux's.
+    #[cfg(target_os = "linux")]
     #[test]
     fn reads_this_process_from_proc() {
         let me = ProcessSample::read(std::process::id()).expect("own status");
