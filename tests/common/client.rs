@@ -25,11 +25,20 @@ impl Client {
     /// Connects to `addr`; every connect, read and write is bounded by
     /// [`PATIENCE`].
     ///
-    /// Its port is bound before it connects, so no other live socket of
-    /// this machine has it (a port picked at connect time may be shared
-    /// by connections to other servers): a test that finds its client's
-    /// address in a log line finds its own connection, not another test's.
     pub fn connect(addr: SocketAddr, framing: Framing) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, PATIENCE)
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        Client::from_stream(stream, framing)
+    }
+
+    /// [`connect`](Client::connect) from a port bound first, so no other
+    /// live socket of this machine has it (a port picked at connect time
+    /// may be shared by connections to other servers): a test that finds
+    /// its client's address in the shared log finds its own connection.
+    /// A port freed by a closed connection may come back at once, so such
+    /// a test looks only at lines logged since it began
+    /// ([`logs::mark`](super::logs::mark)).
+    pub fn connect_alone(addr: SocketAddr, framing: Framing) -> Client {
         let stream = exclusive_connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
         Client::from_stream(stream, framing)
     }
@@ -266,7 +275,7 @@ pub fn drain_in_background(stream: &TcpStream) -> thread::JoinHandle<usize> {
     })
 }
 
-/// A connection to `addr` from a port bound first (see [`Client::connect`]).
+/// A connection to `addr` from a port bound first (see [`Client::connect_alone`]).
 fn exclusive_connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;

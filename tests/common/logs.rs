@@ -2,7 +2,7 @@
 //!
 //! Tests run in parallel in one process and share the logger, so each looks
 //! only for lines naming its own client's address (whose port no other
-//! live socket has: see `Client::connect`), and only among the lines
+//! live socket has: see `Client::connect_alone`), and only among the lines
 //! logged since its thread called [`mark`], so an earlier connection that
 //! had the same address is not taken for its own.
 
