@@ -46,7 +46,7 @@
 //! | `event_client.rs` | many clients per thread on a mio event loop |
 //! | `blocking_client.rs` | one persistent client alone on its thread, blocking sockets |
 //! | `report.rs` | [`BenchReport`], [`LatencySummary`], [`SCHEMA_VERSION`]: data only |
-//! | `render.rs` | table, JSON and CSV, from one list of columns |
+//! | `render/` | table, JSON and CSV, from one list of columns (`mod.rs`; `tests.rs`) |
 //! | `spectrum.rs` | `--histogram`: the latency's percentile spectrum as HdrHistogram and wrk2 print it |
 //! | `plot/` | the chart of `--plot`: served counts first, then wait, throughput and latency stacked (`mod.rs` builds it, `draw.rs` draws it, `text.rs` fits its text) |
 //! | `run.rs` | [`run_bench`] and [`main_bench`]: the path above, wired, and the exit verdict |

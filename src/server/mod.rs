@@ -5,7 +5,7 @@
 //! state threads share and the table of live connections (`live.rs`), how
 //! a connection's story is opened, counted and logged (`lifecycle.rs`),
 //! the PROXY protocol header read before a handler exists
-//! (`proxy_header.rs`), the counters (`stats.rs`), and a connection's
+//! (`proxy_header/`), the counters (`stats.rs`), and a connection's
 //! outgoing side: the bytes waiting for its client, who is slowed while
 //! they pile up, and when the client is cut (`outgoing/`: the side itself
 //! in `mod.rs`, the bytes in `byte_queue.rs`, the limits in `limits.rs`,

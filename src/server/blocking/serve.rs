@@ -83,7 +83,7 @@ pub(crate) fn serve(server: &ServerState, conn: Conn) {
 
 /// Reads connection `info`'s PROXY protocol header (`proxy_protocol` on),
 /// blocking, within `read_timeout_ms` counted from here: the I/O around
-/// the sans-IO reader (`proxy_header.rs`) the event loops share. On
+/// the sans-IO reader (`proxy_header/`) the event loops share. On
 /// success `info` names the header's client and the bytes read after the
 /// header (the client's first data) are returned; otherwise why the
 /// connection must close unopened (see [`lifecycle::close_unopened`]).

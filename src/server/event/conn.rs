@@ -356,7 +356,7 @@ impl Conn {
 
     /// Reads the PROXY protocol header as far as the socket has it, and
     /// opens the connection once it is complete: the event loops' I/O
-    /// around the sans-IO reader (`proxy_header.rs`) the blocking loop
+    /// around the sans-IO reader (`proxy_header/`) the blocking loop
     /// shares. `None` once opened (serve on); else what is next.
     fn read_header(&mut self, cx: &mut Cx<'_>) -> Option<Next> {
         let config = &cx.server.config;
