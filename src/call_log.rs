@@ -10,6 +10,7 @@
 //! address and each request to the message of the same rank. A server
 //! without a log (every server but compare's) pays nothing for it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -39,8 +40,10 @@ pub(crate) struct CallLog {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Indexed by connection id order of opening.
-    conns: Vec<(u64, LoggedConn)>,
+    /// In the order they opened.
+    conns: Vec<LoggedConn>,
+    /// Where each connection id's entry is in `conns`.
+    index: HashMap<u64, usize>,
     calls: usize,
 }
 
@@ -56,7 +59,10 @@ impl CallLog {
             opened: Instant::now(),
             calls: Vec::new(),
         };
-        self.inner().conns.push((id, conn));
+        let mut inner = self.inner();
+        let at = inner.conns.len();
+        inner.conns.push(conn);
+        inner.index.insert(id, at);
     }
 
     /// Connection `id`'s next message is handed to its handler now.
@@ -67,18 +73,16 @@ impl CallLog {
             return;
         }
         inner.calls += 1;
-        // The connection is almost always among the last opened.
-        if let Some((_, conn)) = inner.conns.iter_mut().rev().find(|(i, _)| *i == id) {
-            conn.calls.push(now);
+        if let Some(&at) = inner.index.get(&id) {
+            inner.conns[at].calls.push(now);
         }
     }
 
     /// Every connection logged, in the order they opened.
     #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) fn take(&self) -> Vec<LoggedConn> {
-        std::mem::take(&mut self.inner().conns)
-            .into_iter()
-            .map(|(_, c)| c)
-            .collect()
+        let mut inner = self.inner();
+        inner.index.clear();
+        std::mem::take(&mut inner.conns)
     }
 }
